@@ -1,0 +1,85 @@
+"""Split a byte stream (TCP, Unix sockets) into frames by their u24 length prefix (§4)."""
+
+from __future__ import annotations
+
+from ..errors import ErrorCode, FaultLevel, FrameTooLargeError, LocalProtocolError
+from .types import MAX_FRAME_SIZE
+
+_PREFIX = 3
+
+
+class Deframer:
+    """Incremental deframer: feed it whatever a read returned, get whole frames back.
+
+    Frames that arrive whole inside one read are returned as memoryviews into
+    that read's bytes, with no copy; only a frame that straddles reads is
+    assembled in an internal buffer.  A length prefix over ``max_frame_size``
+    raises :class:`FrameTooLargeError` as soon as the prefix is read, before any
+    of that frame is buffered, so a hostile peer cannot make us hold more than
+    ``max_frame_size`` plus one read.  After that error the stream has lost its
+    framing and the connection must be closed.
+    """
+
+    __slots__ = ("_buffer", "_max_frame_size", "_needed")
+
+    def __init__(self, max_frame_size: int = MAX_FRAME_SIZE) -> None:
+        if not 0 < max_frame_size <= MAX_FRAME_SIZE:
+            raise LocalProtocolError(
+                f"max_frame_size must be in 1..{MAX_FRAME_SIZE} (a u24 length), not {max_frame_size}"
+            )
+        self._max_frame_size = max_frame_size
+        self._buffer = bytearray()
+        # Bytes the buffer must hold before the pending frame is whole (0: unknown yet).
+        self._needed = 0
+
+    @property
+    def max_frame_size(self) -> int:
+        return self._max_frame_size
+
+    @property
+    def buffered(self) -> int:
+        """Bytes of an incomplete frame held back; non-zero at EOF means a truncated frame."""
+        return len(self._buffer)
+
+    def feed(self, data: bytes | bytearray | memoryview) -> list[memoryview]:
+        """Every frame completed by ``data``, in order, without their length prefixes."""
+        if self._buffer:
+            return self._feed_buffered(data)
+        return self._split(memoryview(data), copy=isinstance(data, bytearray | memoryview))
+
+    def _feed_buffered(self, data: bytes | bytearray | memoryview) -> list[memoryview]:
+        buffer = self._buffer
+        buffer += data
+        if len(buffer) < self._needed:
+            return []
+        # The buffer is about to be cut, so frames taken from it must own their bytes.
+        self._buffer = bytearray()
+        self._needed = 0
+        return self._split(memoryview(bytes(buffer)), copy=False)
+
+    def _split(self, view: memoryview, *, copy: bool) -> list[memoryview]:
+        frames: list[memoryview] = []
+        size = len(view)
+        offset = 0
+        limit = self._max_frame_size
+        while size - offset >= _PREFIX:
+            length = (view[offset] << 16) | (view[offset + 1] << 8) | view[offset + 2]
+            if length > limit:
+                raise FrameTooLargeError(
+                    f"length prefix announces a frame of {length} bytes; the limit is {limit}",
+                    rule="FL-1",
+                    level=FaultLevel.CONNECTION,
+                    error_code=ErrorCode.CONNECTION_ERROR,
+                )
+            end = offset + _PREFIX + length
+            if end > size:
+                self._needed = end - offset
+                break
+            frame = view[offset + _PREFIX : end]
+            # A caller-owned mutable buffer may change after we return; bytes from a
+            # read (immutable) are safe to hand out as views.
+            frames.append(memoryview(bytes(frame)) if copy else frame)
+            offset = end
+        if offset < size:
+            self._buffer += view[offset:]
+        return frames
