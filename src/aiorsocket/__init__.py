@@ -2,6 +2,54 @@
 
 from __future__ import annotations
 
+from .client import connect
+from .errors import (
+    ApplicationError,
+    CanceledError,
+    ConnectionCloseError,
+    ConnectionError,
+    ConnectionLostError,
+    ErrorCode,
+    ErrorFrameReceived,
+    InvalidError,
+    InvalidSetupError,
+    RejectedError,
+    RejectedResumeError,
+    RejectedSetupError,
+    RSocketError,
+    SetupError,
+    UnsupportedSetupError,
+)
+from .handler import ConnectionSetup, RequestHandler
+from .payload import Payload
+from .server import Server, serve
+from .session import RequestStream, RSocket
+
 __version__ = "0.1.0.dev0"
 
-__all__ = ["__version__"]
+__all__ = [
+    "ApplicationError",
+    "CanceledError",
+    "ConnectionCloseError",
+    "ConnectionError",
+    "ConnectionLostError",
+    "ConnectionSetup",
+    "ErrorCode",
+    "ErrorFrameReceived",
+    "InvalidError",
+    "InvalidSetupError",
+    "Payload",
+    "RSocket",
+    "RSocketError",
+    "RejectedError",
+    "RejectedResumeError",
+    "RejectedSetupError",
+    "RequestHandler",
+    "RequestStream",
+    "Server",
+    "SetupError",
+    "UnsupportedSetupError",
+    "__version__",
+    "connect",
+    "serve",
+]

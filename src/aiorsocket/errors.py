@@ -129,6 +129,10 @@ class MetadataError(ProtocolError):
         )
 
 
+class ConnectionLostError(RSocketError):
+    """The transport closed before the request finished, with no ERROR frame to explain it."""
+
+
 class ErrorFrameReceived(RSocketError):
     """The peer sent an ERROR frame; subclasses mirror its error code.
 

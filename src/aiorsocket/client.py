@@ -1,0 +1,79 @@
+"""``aiorsocket.connect``: open a client RSocket over any supported URI."""
+
+from __future__ import annotations
+
+import ssl as ssl_module
+from collections.abc import Generator
+from types import TracebackType
+from typing import Any
+
+from .handler import RequestHandler
+from .payload import Payload
+from .protocol import Connection, ConnectionConfig, Role
+from .protocol.config import DEFAULT_MAX_INBOUND_PAYLOAD
+from .session import RSocket
+from .transports.uri import open_transport
+
+
+class connect:
+    """Connect to an RSocket server; await it, or use it as an async context manager.
+
+    >>> async with aiorsocket.connect("tcp://127.0.0.1:7878") as rs:
+    ...     reply = await rs.request_response(aiorsocket.Payload(b"hi"))
+
+    ``handler`` serves requests the server sends to this client.  Times are in
+    seconds.  ``fragment_size`` (bytes, >= 64) splits large messages; 0 sends them
+    whole up to the 16 MiB frame limit.
+    """
+
+    def __init__(
+        self,
+        uri: str,
+        *,
+        handler: RequestHandler | None = None,
+        data_mime: str = "application/octet-stream",
+        metadata_mime: str = "application/octet-stream",
+        setup_payload: Payload | None = None,
+        keepalive_interval: float = 20.0,
+        max_lifetime: float = 90.0,
+        fragment_size: int = 0,
+        max_inbound_payload_size: int = DEFAULT_MAX_INBOUND_PAYLOAD,
+        ssl: ssl_module.SSLContext | None = None,
+    ) -> None:
+        setup = setup_payload or Payload()
+        self._uri = uri
+        self._handler = handler
+        self._ssl = ssl
+        self.config = ConnectionConfig(
+            keepalive_interval=keepalive_interval,
+            max_lifetime=max_lifetime,
+            metadata_mime=metadata_mime,
+            data_mime=data_mime,
+            setup_data=setup.data,
+            setup_metadata=setup.metadata,
+            fragment_size=fragment_size,
+            max_inbound_payload_size=max_inbound_payload_size,
+        )
+        self._rsocket: RSocket | None = None
+
+    async def _open(self) -> RSocket:
+        transport = await open_transport(self._uri, ssl=self._ssl, max_frame_size=self.config.max_frame_size)
+        rsocket = RSocket(transport, Connection(Role.CLIENT, self.config), handler=self._handler)
+        rsocket.start()
+        return rsocket
+
+    def __await__(self) -> Generator[Any, None, RSocket]:
+        return self._open().__await__()
+
+    async def __aenter__(self) -> RSocket:
+        self._rsocket = await self._open()
+        return self._rsocket
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._rsocket is not None:
+            await self._rsocket.aclose()

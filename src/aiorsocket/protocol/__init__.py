@@ -1,0 +1,39 @@
+"""The RSocket protocol engine, sans-IO: no asyncio, no sockets, no clock reads."""
+
+from __future__ import annotations
+
+from .config import ConnectionConfig
+from .connection import Connection, ConnectionState, Role
+from .events import (
+    CancelReceived,
+    ConnectionClosed,
+    ErrorReceived,
+    Event,
+    GracefulCloseReceived,
+    LeaseReceived,
+    MetadataPushReceived,
+    PayloadReceived,
+    RequestKind,
+    RequestNReceived,
+    RequestReceived,
+    SetupReceived,
+)
+
+__all__ = [
+    "CancelReceived",
+    "Connection",
+    "ConnectionClosed",
+    "ConnectionConfig",
+    "ConnectionState",
+    "ErrorReceived",
+    "Event",
+    "GracefulCloseReceived",
+    "LeaseReceived",
+    "MetadataPushReceived",
+    "PayloadReceived",
+    "RequestKind",
+    "RequestNReceived",
+    "RequestReceived",
+    "Role",
+    "SetupReceived",
+]

@@ -1,0 +1,65 @@
+"""Connection settings, validated when built so a bad value fails where it is written."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import LocalProtocolError
+from ..frames.types import MAX_FRAME_SIZE, MAX_U31
+
+#: rsocket-java refuses an MTU under 64 bytes and non-final fragments under 61 (FR-10).
+MIN_FRAGMENT_SIZE = 64
+DEFAULT_MAX_INBOUND_PAYLOAD = 64 * 1024 * 1024
+
+
+@dataclass(slots=True)
+class ConnectionConfig:
+    """Everything a connection needs to know, for both roles.
+
+    Client-only fields (SETUP contents) are ignored by servers; servers learn the
+    keepalive interval, max lifetime and MIME types from the client's SETUP.
+    """
+
+    keepalive_interval: float = 20.0
+    """Seconds between client KEEPALIVE frames (sent as 31-bit milliseconds)."""
+    max_lifetime: float = 90.0
+    """Seconds of silence from the peer after which the connection is declared dead."""
+    metadata_mime: str = "application/octet-stream"
+    data_mime: str = "application/octet-stream"
+    setup_data: bytes = b""
+    setup_metadata: bytes | None = None
+    fragment_size: int = 0
+    """Largest frame we send, in bytes without the transport's length prefix; larger
+    messages are fragmented.  0 means "only when a frame would pass the 16 MiB limit"."""
+    max_inbound_payload_size: int = DEFAULT_MAX_INBOUND_PAYLOAD
+    """Largest reassembled message (data + metadata) accepted from the peer (FR-9)."""
+    max_frame_size: int = MAX_FRAME_SIZE
+
+    def __post_init__(self) -> None:
+        for name in ("keepalive_interval", "max_lifetime"):
+            seconds = getattr(self, name)
+            if not 0.001 <= seconds <= MAX_U31 / 1000:
+                raise LocalProtocolError(
+                    f"{name} must be between 0.001 and {MAX_U31 / 1000:.0f} seconds, not {seconds!r}"
+                )
+        if self.fragment_size and not MIN_FRAGMENT_SIZE <= self.fragment_size <= MAX_FRAME_SIZE:
+            raise LocalProtocolError(
+                f"fragment_size must be 0 (off) or {MIN_FRAGMENT_SIZE}..{MAX_FRAME_SIZE} bytes, "
+                f"not {self.fragment_size}; rsocket-java rejects smaller fragments"
+            )
+        if self.max_inbound_payload_size < 1:
+            raise LocalProtocolError("max_inbound_payload_size must be at least 1 byte")
+        if not 64 <= self.max_frame_size <= MAX_FRAME_SIZE:
+            raise LocalProtocolError(f"max_frame_size must be in 64..{MAX_FRAME_SIZE}")
+        for name in ("metadata_mime", "data_mime"):
+            value = getattr(self, name)
+            if not value.isascii() or len(value) > 255:
+                raise LocalProtocolError(f"{name} must be US-ASCII of at most 255 bytes: {value!r}")
+
+    @property
+    def keepalive_interval_ms(self) -> int:
+        return max(1, round(self.keepalive_interval * 1000))
+
+    @property
+    def max_lifetime_ms(self) -> int:
+        return max(1, round(self.max_lifetime * 1000))

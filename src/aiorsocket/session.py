@@ -1,0 +1,754 @@
+"""The asyncio RSocket: one connection driven over one transport, requester and responder at once.
+
+This module owns what the sans-IO :class:`~aiorsocket.protocol.Connection` must
+not: tasks, timers, waiting for credit and for the transport to drain.  Bounds:
+
+* inbound items wait in a queue no longer than the credit the consumer granted
+  (REQUEST_N goes out only as the consumer pulls, batched like reactor's
+  ``limitRate``: ask for ``limit_rate``, top up once 75% is consumed);
+* outbound frames are flushed once per event-loop pass, and producers wait for
+  the transport to drain above its high-water mark;
+* frames that arrive while a SETUP awaits the acceptor are one read at most
+  (reading is paused).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import weakref
+from collections import deque
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
+from types import TracebackType
+from typing import Any, Final
+
+from .errors import (
+    ApplicationError,
+    ConnectionLostError,
+    ErrorCode,
+    ErrorFrameReceived,
+    LocalProtocolError,
+    ProtocolError,
+    RSocketError,
+    error_from_code,
+)
+from .handler import ConnectionSetup, RequestHandler
+from .payload import Payload
+from .protocol import (
+    CancelReceived,
+    Connection,
+    ConnectionClosed,
+    ConnectionState,
+    ErrorReceived,
+    GracefulCloseReceived,
+    LeaseReceived,
+    MetadataPushReceived,
+    PayloadReceived,
+    RequestKind,
+    RequestNReceived,
+    RequestReceived,
+    SetupReceived,
+)
+from .protocol.streams import UNBOUNDED
+from .transports.base import FrameTransport
+
+logger = logging.getLogger("aiorsocket")
+
+DEFAULT_LIMIT_RATE: Final = 256
+#: Flush synchronously once this many bytes are queued, so a producer that never
+#: yields to the loop cannot pile up frames.
+_FLUSH_BYTES: Final = 64 * 1024
+
+Acceptor = Callable[[ConnectionSetup, "RSocket"], Awaitable[RequestHandler | None]]
+
+
+def _error_message(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__
+
+
+class _Inbound:
+    """Payloads received on one stream, waiting for their consumer; bounded by credit."""
+
+    __slots__ = (
+        "__weakref__",
+        "_consumed",
+        "_items",
+        "_limit",
+        "_outstanding_free",
+        "_session",
+        "_waiter",
+        "done",
+        "error",
+        "stream_id",
+    )
+
+    def __init__(self, session: RSocket, stream_id: int, limit: int, *, outstanding_free: int = 0) -> None:
+        self._session = session
+        self.stream_id = stream_id
+        self._limit = limit
+        self._items: deque[Payload] = deque()
+        self._waiter: asyncio.Future[None] | None = None
+        self._consumed = 0
+        # Items that arrive without our credit (a channel's first payload).
+        self._outstanding_free = outstanding_free
+        self.done = False
+        self.error: BaseException | None = None
+
+    def push(self, payload: Payload) -> None:
+        self._items.append(payload)
+        self._wake()
+
+    def finish(self, error: BaseException | None = None) -> None:
+        if not self.done:
+            self.done = True
+            self.error = error
+            self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def get(self) -> Payload:
+        while True:
+            if self._items:
+                payload = self._items.popleft()
+                self._account()
+                return payload
+            if self.done:
+                if self.error is not None:
+                    raise self.error
+                raise StopAsyncIteration
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+
+    def _account(self) -> None:
+        if self._outstanding_free:
+            self._outstanding_free -= 1
+            if self._outstanding_free == 0 and not self.done:
+                # The free first payload is used; now grant the real window (D-12 style).
+                self._session._request_n(self.stream_id, self._limit)
+            return
+        if self._limit >= UNBOUNDED or self.done:
+            return
+        self._consumed += 1
+        # Top up at 75% consumed, never leaving more than `limit` outstanding.
+        if self._consumed >= self._limit - (self._limit >> 2):
+            self._session._request_n(self.stream_id, self._consumed)
+            self._consumed = 0
+
+
+class RequestStream(AsyncIterator[Payload]):
+    """Payloads of a request/stream or request/channel, as an async iterator.
+
+    Pulling drives REQUEST_N.  Breaking out of the loop (once the iterator is
+    dropped), calling :meth:`cancel` / :meth:`aclose`, leaving ``async with``,
+    or cancelling the consuming task sends CANCEL.
+    """
+
+    def __init__(self, inbound: _Inbound, on_cancel: Callable[[], None]) -> None:
+        self._inbound = inbound
+        self._on_cancel = on_cancel
+        self._cancelled = False
+
+    def __aiter__(self) -> RequestStream:
+        return self
+
+    async def __anext__(self) -> Payload:
+        try:
+            return await self._inbound.get()
+        except asyncio.CancelledError:
+            self.cancel()
+            raise
+
+    @property
+    def stream_id(self) -> int:
+        return self._inbound.stream_id
+
+    def cancel(self) -> None:
+        """Stop receiving; sends CANCEL if the stream is still open (idempotent)."""
+        if self._cancelled or self._inbound.done:
+            return
+        self._cancelled = True
+        self._on_cancel()
+
+    async def aclose(self) -> None:
+        self.cancel()
+
+    async def __aenter__(self) -> RequestStream:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.cancel()
+
+    def __del__(self) -> None:
+        # Dropped without being finished (e.g. `break`): the peer must stop sending.
+        if not self._cancelled and not self._inbound.done:
+            with contextlib.suppress(Exception):
+                self.cancel()
+
+
+class _Stream:
+    """What the session tracks for one stream id."""
+
+    __slots__ = ("credit_waiter", "inbound", "response", "task")
+
+    def __init__(self) -> None:
+        self.response: asyncio.Future[Payload] | None = None
+        self.inbound: weakref.ReferenceType[_Inbound] | _Inbound | None = None
+        self.task: asyncio.Task[None] | None = None
+        self.credit_waiter: asyncio.Future[None] | None = None
+
+    def inbound_queue(self) -> _Inbound | None:
+        inbound = self.inbound
+        if isinstance(inbound, weakref.ReferenceType):
+            return inbound()
+        return inbound
+
+
+class RSocket:
+    """One RSocket connection: call the peer with the ``request_*`` methods, serve it with a handler."""
+
+    def __init__(
+        self,
+        transport: FrameTransport,
+        connection: Connection,
+        *,
+        handler: RequestHandler | None = None,
+        acceptor: Acceptor | None = None,
+    ) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._transport = transport
+        self._conn = connection
+        self._handler = handler if handler is not None else RequestHandler()
+        self._acceptor = acceptor
+        self._streams: dict[int, _Stream] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._flush_handle: asyncio.Handle | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._paused_frames: list[memoryview] | None = None
+        self._closed: asyncio.Future[None] = self._loop.create_future()
+        self._close_error: BaseException | None = None
+        self._setup_done: asyncio.Future[None] = self._loop.create_future()
+        self._dispatch: dict[type, Callable[[Any], None]] = {
+            PayloadReceived: self._on_payload,
+            RequestNReceived: self._on_request_n,
+            RequestReceived: self._on_request,
+            CancelReceived: self._on_cancel,
+            ErrorReceived: self._on_error,
+            MetadataPushReceived: self._on_metadata_push,
+            SetupReceived: self._on_setup,
+            ConnectionClosed: self._on_closed,
+            GracefulCloseReceived: self._on_graceful_close,
+            LeaseReceived: self._on_lease,
+        }
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        """Attach to the transport and begin (clients send SETUP here)."""
+        self._conn.start(self._loop.time())
+        self._transport.attach(self)
+        self._after_io()
+
+    @property
+    def connection(self) -> Connection:
+        """The sans-IO engine underneath, for inspection."""
+        return self._conn
+
+    @property
+    def transport(self) -> FrameTransport:
+        return self._transport
+
+    @property
+    def is_closed(self) -> bool:
+        return self._closed.done()
+
+    async def wait_closed(self) -> None:
+        await asyncio.shield(self._closed)
+
+    async def wait_setup(self) -> None:
+        """Server side: return once the SETUP is accepted (raises if the connection ended first)."""
+        await asyncio.shield(self._setup_done)
+
+    def close(self) -> None:
+        """Close the connection now; requests still open fail with ConnectionLostError."""
+        if not self._conn.is_closed:
+            self._conn.close()
+            self._after_io()
+        self._transport.close()
+
+    async def aclose(self) -> None:
+        self.close()
+        await self.wait_closed()
+
+    async def close_gracefully(self, message: str = "") -> None:
+        """Send ERROR[CONNECTION_CLOSE], let open streams finish, then close (REJECTED for new requests)."""
+        if not self._conn.is_closed:
+            self._conn.close_gracefully(message)
+            self._after_io()
+        await self.wait_closed()
+
+    async def __aenter__(self) -> RSocket:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    # ------------------------------------------------------------------ requester API
+
+    def _check_open(self) -> None:
+        if self._conn.is_closed:
+            raise self._close_error or ConnectionLostError("the connection is closed")
+
+    async def request_response(self, payload: Payload) -> Payload:
+        """Send one request, wait for its response; empty completions give ``Payload()``."""
+        self._check_open()
+        stream_id = self._conn.request_response(payload.data, payload.metadata)
+        state = self._streams[stream_id] = _Stream()
+        future: asyncio.Future[Payload] = self._loop.create_future()
+        state.response = future
+        self._flush_soon()
+        try:
+            return await future
+        except asyncio.CancelledError:
+            if self._conn.send_cancel(stream_id):
+                self._flush_soon()
+            raise
+        finally:
+            self._streams.pop(stream_id, None)
+
+    async def fire_and_forget(self, payload: Payload) -> None:
+        self._check_open()
+        self._conn.request_fire_and_forget(payload.data, payload.metadata)
+        self._flush_soon()
+
+    async def metadata_push(self, metadata: bytes) -> None:
+        self._check_open()
+        self._conn.metadata_push(metadata)
+        self._flush_soon()
+
+    def request_stream(
+        self, payload: Payload, *, limit_rate: int | None = DEFAULT_LIMIT_RATE
+    ) -> RequestStream:
+        """Open a stream; ``limit_rate`` bounds what may be buffered (None: unbounded demand)."""
+        self._check_open()
+        limit = _check_limit(limit_rate)
+        stream_id = self._conn.request_stream(payload.data, payload.metadata, initial_n=limit)
+        return self._open_requester_stream(stream_id, limit)
+
+    def request_channel(
+        self,
+        payload: Payload,
+        outbound: AsyncIterable[Payload] | None = None,
+        *,
+        limit_rate: int | None = DEFAULT_LIMIT_RATE,
+    ) -> RequestStream:
+        """Open a channel: ``payload`` goes with REQUEST_CHANNEL, then ``outbound`` as credit allows.
+
+        Without ``outbound`` the requester's half completes with the first payload.
+        """
+        self._check_open()
+        limit = _check_limit(limit_rate)
+        stream_id = self._conn.request_channel(
+            payload.data, payload.metadata, initial_n=limit, complete=outbound is None
+        )
+        stream = self._open_requester_stream(stream_id, limit)
+        if outbound is not None:
+            state = self._streams[stream_id]
+            state.task = self._spawn(self._pump(stream_id, outbound, state))
+        return stream
+
+    def _open_requester_stream(self, stream_id: int, limit: int) -> RequestStream:
+        inbound = _Inbound(self, stream_id, limit)
+        state = self._streams[stream_id] = _Stream()
+        # Weak: dropping the iterator must let it be collected, which sends CANCEL.
+        state.inbound = weakref.ref(inbound)
+        self._flush_soon()
+        return RequestStream(inbound, lambda: self._cancel_requester(stream_id))
+
+    def _cancel_requester(self, stream_id: int) -> None:
+        state = self._streams.pop(stream_id, None)
+        if state is not None and state.task is not None:
+            state.task.cancel()
+        if self._conn.send_cancel(stream_id):
+            self._flush_soon()
+
+    async def _pump(self, stream_id: int, outbound: AsyncIterable[Payload], state: _Stream) -> None:
+        """Send a channel's outbound payloads as the peer grants credit."""
+        try:
+            async for item in outbound:
+                if not await self._wait_credit(stream_id, state):
+                    return
+                self._conn.send_payload(stream_id, item.data, item.metadata)
+                await self._after_send()
+            if self._conn.send_complete(stream_id):
+                self._flush_soon()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            # RC-6: the requester's own failure ends the channel with APPLICATION_ERROR.
+            if self._conn.send_error(stream_id, ErrorCode.APPLICATION_ERROR, _error_message(exc)):
+                self._flush_soon()
+            self._fail_stream(stream_id, exc)
+
+    # ------------------------------------------------------------------ credit and writing
+
+    async def _wait_credit(self, stream_id: int, state: _Stream) -> bool:
+        """Wait until we may send one payload; False if the stream has ended meanwhile."""
+        while True:
+            stream = self._conn.stream(stream_id)
+            if stream is None or not stream.outbound_open:
+                return False
+            if stream.send_credit > 0:
+                return True
+            state.credit_waiter = self._loop.create_future()
+            try:
+                await state.credit_waiter
+            finally:
+                state.credit_waiter = None
+
+    async def _after_send(self) -> None:
+        if self._conn.bytes_to_send >= _FLUSH_BYTES:
+            self._flush()
+        else:
+            self._flush_soon()
+        if self._transport.write_paused:
+            self._flush()
+            await self._transport.wait_writable()
+
+    def _request_n(self, stream_id: int, n: int) -> None:
+        if self._conn.send_request_n(stream_id, n):
+            self._flush_soon()
+
+    def _flush_soon(self) -> None:
+        if self._flush_handle is None:
+            self._flush_handle = self._loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        handle = self._flush_handle
+        if handle is not None:
+            handle.cancel()
+            self._flush_handle = None
+        out = self._conn.data_to_send()
+        if out:
+            self._transport.write_frames(out)
+        self._dispatch_events()
+
+    def _after_io(self) -> None:
+        self._dispatch_events()
+        out = self._conn.data_to_send()
+        if out:
+            self._transport.write_frames(out)
+        self._schedule_timer()
+
+    def _schedule_timer(self) -> None:
+        when = self._conn.next_timer()
+        timer = self._timer
+        if when is None:
+            if timer is not None:
+                timer.cancel()
+                self._timer = None
+            return
+        if timer is not None:
+            if timer.when() <= when:
+                return  # an earlier wake-up re-arms itself for the later deadline
+            timer.cancel()
+        self._timer = self._loop.call_at(when, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._conn.handle_timer(self._loop.time())
+        self._after_io()
+
+    # ------------------------------------------------------------------ transport callbacks
+
+    def frames_received(self, frames: list[memoryview]) -> None:
+        if self._paused_frames is not None:
+            self._paused_frames.extend(frames)
+            return
+        self._receive(frames)
+
+    def _receive(self, frames: list[memoryview]) -> None:
+        conn = self._conn
+        now = self._loop.time()
+        for index, frame in enumerate(frames):
+            conn.receive_frame(frame, now)
+            if conn.state is ConnectionState.SETUP_PENDING:
+                # Hold the rest until the acceptor decides; reading stops meanwhile.
+                self._paused_frames = frames[index + 1 :]
+                self._transport.pause_reading()
+                break
+        self._after_io()
+
+    def framing_failed(self, exc: ProtocolError) -> None:
+        self._conn.close(ErrorCode(exc.error_code), exc.message)
+        self._after_io()
+        self._transport.close()
+
+    def transport_lost(self, exc: BaseException | None) -> None:
+        self._conn.connection_lost()
+        self._dispatch_events()
+
+    # ------------------------------------------------------------------ events
+
+    def _dispatch_events(self) -> None:
+        events = self._conn.events()
+        if events:
+            dispatch = self._dispatch
+            for event in events:
+                dispatch[type(event)](event)
+
+    def _on_payload(self, event: PayloadReceived) -> None:
+        state = self._streams.get(event.stream_id)
+        if state is None:
+            return
+        future = state.response
+        if future is not None:
+            if not future.done():
+                future.set_result(Payload(event.data, event.metadata))
+            return
+        inbound = state.inbound_queue()
+        if inbound is None:
+            return
+        if event.next:
+            inbound.push(Payload(event.data, event.metadata))
+        if event.complete:
+            inbound.finish()
+            self._forget_if_finished(event.stream_id, state)
+
+    def _forget_if_finished(self, stream_id: int, state: _Stream) -> None:
+        if self._conn.stream(stream_id) is None and (state.task is None or state.task.done()):
+            self._streams.pop(stream_id, None)
+
+    def _on_request_n(self, event: RequestNReceived) -> None:
+        state = self._streams.get(event.stream_id)
+        if state is not None:
+            waiter = state.credit_waiter
+            if waiter is not None and not waiter.done():
+                waiter.set_result(None)
+
+    def _on_cancel(self, event: CancelReceived) -> None:
+        state = self._streams.get(event.stream_id)
+        if state is None:
+            return
+        if state.task is not None:
+            state.task.cancel()
+        if self._conn.stream(event.stream_id) is None:
+            inbound = state.inbound_queue()
+            if inbound is not None:
+                inbound.finish()
+            self._streams.pop(event.stream_id, None)
+
+    def _on_error(self, event: ErrorReceived) -> None:
+        self._fail_stream(event.stream_id, error_from_code(event.error_code, event.message))
+
+    def _fail_stream(self, stream_id: int, error: BaseException) -> None:
+        state = self._streams.pop(stream_id, None)
+        if state is None:
+            return
+        if state.response is not None and not state.response.done():
+            state.response.set_exception(error)
+        inbound = state.inbound_queue()
+        if inbound is not None:
+            inbound.finish(error)
+        if state.task is not None and state.task is not asyncio.current_task():
+            state.task.cancel()
+
+    def _on_closed(self, event: ConnectionClosed) -> None:
+        if event.error_code is None:
+            error: BaseException = ConnectionLostError(event.message)
+        else:
+            error = error_from_code(event.error_code, event.message)
+        self._close_error = error
+        for stream_id in list(self._streams):
+            self._fail_stream(stream_id, error)
+        for task in list(self._tasks):
+            task.cancel()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if not self._setup_done.done():
+            self._setup_done.set_exception(error)
+            self._setup_done.exception()  # retrieved: nobody may be waiting
+        out = self._conn.data_to_send()
+        if out:
+            self._transport.write_frames(out)
+        self._transport.close()
+        if not self._closed.done():
+            self._closed.set_result(None)
+
+    def _on_graceful_close(self, event: GracefulCloseReceived) -> None:
+        logger.debug("peer is closing gracefully: %s", event.message)
+
+    def _on_lease(self, event: LeaseReceived) -> None:
+        logger.debug("LEASE ignored: leasing is not enabled on this connection")
+
+    def _on_metadata_push(self, event: MetadataPushReceived) -> None:
+        self._spawn(self._run_quietly(self._handler.metadata_push(event.metadata), "metadata push"))
+
+    # ------------------------------------------------------------------ responder side
+
+    def _on_setup(self, event: SetupReceived) -> None:
+        self._spawn(self._accept(event))
+
+    async def _accept(self, event: SetupReceived) -> None:
+        info = ConnectionSetup(
+            event.setup,
+            self._transport.get_extra_info("peername"),
+            self._transport.get_extra_info("peercert"),
+        )
+        try:
+            if self._acceptor is not None:
+                handler = await self._acceptor(info, self)
+                if handler is not None:
+                    self._handler = handler
+        except ErrorFrameReceived as exc:
+            code = ErrorCode.REJECTED_SETUP
+            if exc.code in (ErrorCode.INVALID_SETUP, ErrorCode.UNSUPPORTED_SETUP):
+                code = ErrorCode(exc.code)
+            self._conn.reject_setup(code, exc.message)
+            self._after_io()
+            return
+        except Exception as exc:
+            logger.info("setup rejected by acceptor: %r", exc)
+            self._conn.reject_setup(ErrorCode.REJECTED_SETUP, _error_message(exc))
+            self._after_io()
+            return
+        if self._conn.state is not ConnectionState.SETUP_PENDING:
+            return
+        self._conn.accept_setup()
+        if not self._setup_done.done():
+            self._setup_done.set_result(None)
+        pending, self._paused_frames = self._paused_frames or [], None
+        self._transport.resume_reading()
+        self._receive(pending)
+
+    def _on_request(self, event: RequestReceived) -> None:
+        payload = Payload(event.data, event.metadata)
+        kind = event.kind
+        stream_id = event.stream_id
+        if kind is RequestKind.FIRE_AND_FORGET:
+            self._spawn(self._run_quietly(self._handler.fire_and_forget(payload), "fire-and-forget"))
+            return
+        state = self._streams[stream_id] = _Stream()
+        if kind is RequestKind.REQUEST_RESPONSE:
+            state.task = self._spawn(self._respond(stream_id, payload))
+        elif kind is RequestKind.REQUEST_STREAM:
+            state.task = self._spawn(
+                self._produce(stream_id, state, lambda: self._handler.request_stream(payload))
+            )
+        else:
+            inbound = _Inbound(self, stream_id, DEFAULT_LIMIT_RATE, outstanding_free=1)
+            inbound.push(payload)
+            if event.complete:
+                inbound.finish()
+            state.inbound = inbound
+            iterator = RequestStream(inbound, lambda: self._cancel_inbound_half(stream_id))
+            state.task = self._spawn(
+                self._produce(stream_id, state, lambda: self._handler.request_channel(payload, iterator))
+            )
+
+    def _cancel_inbound_half(self, stream_id: int) -> None:
+        if self._conn.send_cancel(stream_id):
+            self._flush_soon()
+
+    async def _respond(self, stream_id: int, payload: Payload) -> None:
+        try:
+            result = await self._handler.request_response(payload)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self._answer_error(stream_id, exc)
+            return
+        finally:
+            self._streams.pop(stream_id, None)
+        if result is None:
+            self._conn.send_complete(stream_id)
+        else:
+            self._conn.send_payload(stream_id, result.data, result.metadata, complete=True)
+        self._flush_soon()
+
+    async def _produce(
+        self,
+        stream_id: int,
+        state: _Stream,
+        make: Callable[[], AsyncIterable[Payload] | Awaitable[AsyncIterable[Payload]]],
+    ) -> None:
+        iterator: AsyncIterator[Payload] | None = None
+        try:
+            source = make()
+            if inspect.isawaitable(source):
+                source = await source
+            iterator = aiter(source)
+            async for item in iterator:
+                if not await self._wait_credit(stream_id, state):
+                    return
+                self._conn.send_payload(stream_id, item.data, item.metadata)
+                await self._after_send()
+            if self._conn.send_complete(stream_id):
+                self._flush_soon()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self._answer_error(stream_id, exc)
+        finally:
+            if iterator is not None and hasattr(iterator, "aclose"):
+                with contextlib.suppress(Exception):
+                    await iterator.aclose()
+            stream = self._conn.stream(stream_id)
+            if stream is not None and stream.inbound_open and not stream.outbound_open:
+                # Our half is done and nobody will read the rest: stop the requester (D-12).
+                self._cancel_inbound_half(stream_id)
+            if self._conn.stream(stream_id) is None:
+                self._streams.pop(stream_id, None)
+
+    def _answer_error(self, stream_id: int, exc: Exception) -> None:
+        if isinstance(exc, ErrorFrameReceived):
+            code = int(exc.code)
+            message = exc.message
+        else:
+            code = ErrorCode.APPLICATION_ERROR
+            message = _error_message(exc)
+            logger.debug("responder for stream %d failed", stream_id, exc_info=exc)
+        if self._conn.send_error(stream_id, code, message):
+            self._flush_soon()
+        inbound = self._streams.pop(stream_id, _Stream()).inbound_queue()
+        if inbound is not None:
+            inbound.finish(ApplicationError("stream ended"))
+
+    async def _run_quietly(self, work: Awaitable[None], what: str) -> None:
+        try:
+            await work
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # FF-2: there is nobody to tell on the wire.
+            logger.exception("%s handler failed", what)
+
+    def _spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+
+def _check_limit(limit_rate: int | None) -> int:
+    if limit_rate is None:
+        return UNBOUNDED
+    if not 1 <= limit_rate <= UNBOUNDED:
+        raise LocalProtocolError(f"limit_rate must be in 1..2^31-1 or None, not {limit_rate}")
+    return limit_rate
+
+
+__all__ = ["Acceptor", "RSocket", "RSocketError", "RequestStream"]

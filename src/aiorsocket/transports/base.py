@@ -1,0 +1,65 @@
+"""What every transport offers the session: whole frames in, whole frames out.
+
+A transport never interprets a frame (design.md): byte-stream transports add and
+strip the u24 length prefix, message transports map one message to one frame.
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import Any, Protocol
+
+from ..errors import ProtocolError
+
+
+class FrameReceiver(Protocol):
+    """The session side of a transport; every method is called on the event loop."""
+
+    def frames_received(self, frames: list[memoryview]) -> None: ...
+
+    def framing_failed(self, exc: ProtocolError) -> None:
+        """The byte stream lost its framing (e.g. an oversized length prefix, FL-1)."""
+
+    def transport_lost(self, exc: BaseException | None) -> None: ...
+
+
+class FrameTransport(abc.ABC):
+    """One connected transport carrying RSocket frames."""
+
+    @abc.abstractmethod
+    def attach(self, receiver: FrameReceiver) -> None:
+        """Start delivering frames to ``receiver``."""
+
+    @abc.abstractmethod
+    def write_frames(self, frames: list[bytes]) -> None:
+        """Queue whole frames for sending, in order."""
+
+    @abc.abstractmethod
+    async def wait_writable(self) -> None:
+        """Return once the transport's send buffer is below its high-water mark."""
+
+    @property
+    @abc.abstractmethod
+    def write_paused(self) -> bool:
+        """True while the send buffer is over its high-water mark."""
+
+    @abc.abstractmethod
+    def pause_reading(self) -> None: ...
+
+    @abc.abstractmethod
+    def resume_reading(self) -> None: ...
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Flush what is queued, then close."""
+
+    @abc.abstractmethod
+    def abort(self) -> None:
+        """Close at once, dropping anything queued."""
+
+    @abc.abstractmethod
+    async def wait_closed(self) -> None: ...
+
+    @abc.abstractmethod
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        """Transport details: ``peername``, ``sockname``, ``ssl_object``, ``peercert``..."""

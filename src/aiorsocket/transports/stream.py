@@ -1,0 +1,150 @@
+"""Frames over a byte stream (TCP, TLS, Unix sockets): u24 length prefix per frame (§4)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Callable
+from typing import Any
+
+from ..errors import ProtocolError
+from ..frames import Deframer
+from ..frames.types import MAX_FRAME_SIZE
+from .base import FrameReceiver, FrameTransport
+
+#: Send-buffer watermarks: above HIGH the producer waits until the buffer drains below LOW.
+WRITE_HIGH_WATER = 1024 * 1024
+WRITE_LOW_WATER = 256 * 1024
+
+
+class StreamFrameTransport(FrameTransport, asyncio.Protocol):
+    """An asyncio protocol that deframes reads and length-prefixes writes."""
+
+    def __init__(
+        self,
+        *,
+        max_frame_size: int = MAX_FRAME_SIZE,
+        on_connected: Callable[[StreamFrameTransport], None] | None = None,
+    ) -> None:
+        self._on_connected = on_connected
+        self._deframer = Deframer(max_frame_size)
+        self._transport: asyncio.Transport | None = None
+        self._receiver: FrameReceiver | None = None
+        # Frames read before a receiver is attached; bounded by one read's worth.
+        self._early: list[memoryview] = []
+        self._early_loss: tuple[BaseException | None] | None = None
+        self._write_paused = False
+        self._writable_waiter: asyncio.Future[None] | None = None
+        self._closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._broken = False
+
+    # asyncio.Protocol -----------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        transport.set_write_buffer_limits(high=WRITE_HIGH_WATER, low=WRITE_LOW_WATER)
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            # Request-n round trips stall ~40 ms each under Nagle (peers.md).
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if self._on_connected is not None:
+            self._on_connected(self)
+
+    def data_received(self, data: bytes) -> None:
+        if self._broken:
+            return
+        try:
+            frames = self._deframer.feed(data)
+        except ProtocolError as exc:
+            self._broken = True
+            if self._receiver is not None:
+                self._receiver.framing_failed(exc)
+            else:
+                self.abort()
+            return
+        if not frames:
+            return
+        if self._receiver is None:
+            self._early.extend(frames)
+        else:
+            self._receiver.frames_received(frames)
+
+    def eof_received(self) -> bool | None:
+        return None  # close our side too
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        if not self._closed.done():
+            self._closed.set_result(None)
+        waiter = self._writable_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+        if self._receiver is not None:
+            self._receiver.transport_lost(exc)
+        else:
+            self._early_loss = (exc,)
+
+    def pause_writing(self) -> None:
+        self._write_paused = True
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        waiter = self._writable_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    # FrameTransport --------------------------------------------------------------
+
+    def attach(self, receiver: FrameReceiver) -> None:
+        self._receiver = receiver
+        if self._early:
+            frames, self._early = self._early, []
+            receiver.frames_received(frames)
+        if self._early_loss is not None:
+            receiver.transport_lost(self._early_loss[0])
+
+    def write_frames(self, frames: list[bytes]) -> None:
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            return
+        parts: list[bytes] = []
+        append = parts.append
+        for frame in frames:
+            append(len(frame).to_bytes(3, "big"))
+            append(frame)
+        transport.write(b"".join(parts))
+
+    @property
+    def write_paused(self) -> bool:
+        return self._write_paused
+
+    async def wait_writable(self) -> None:
+        while self._write_paused and not self._closed.done():
+            waiter = self._writable_waiter
+            if waiter is None or waiter.done():
+                waiter = self._writable_waiter = asyncio.get_running_loop().create_future()
+            await waiter
+
+    def pause_reading(self) -> None:
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.resume_reading()
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+
+    def abort(self) -> None:
+        if self._transport is not None:
+            self._transport.abort()
+
+    async def wait_closed(self) -> None:
+        await asyncio.shield(self._closed)
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        if self._transport is None:
+            return default
+        return self._transport.get_extra_info(name, default)
