@@ -9,6 +9,7 @@ from collections.abc import Generator, Sequence
 from types import TracebackType
 from typing import Any
 
+from .frames.types import MAX_FRAME_SIZE
 from .handler import RequestHandler
 from .protocol import Connection, ConnectionConfig, Role
 from .protocol.config import DEFAULT_MAX_INBOUND_PAYLOAD
@@ -114,12 +115,15 @@ class serve:
         *uris: str,
         fragment_size: int = 0,
         max_inbound_payload_size: int = DEFAULT_MAX_INBOUND_PAYLOAD,
+        max_frame_size: int = MAX_FRAME_SIZE,
         ssl: ssl_module.SSLContext | None = None,
     ) -> None:
         if not uris:
             raise ValueError("serve() needs at least one URI, e.g. tcp://127.0.0.1:7878")
         config = ConnectionConfig(
-            fragment_size=fragment_size, max_inbound_payload_size=max_inbound_payload_size
+            fragment_size=fragment_size,
+            max_inbound_payload_size=max_inbound_payload_size,
+            max_frame_size=max_frame_size,
         )
         if isinstance(handler, RequestHandler):
             self._server = Server(uris, handler, None, config, ssl)
