@@ -20,7 +20,7 @@ class Deframer:
     framing and the connection must be closed.
     """
 
-    __slots__ = ("_buffer", "_max_frame_size", "_needed")
+    __slots__ = ("_buffer", "_error", "_max_frame_size", "_needed")
 
     def __init__(self, max_frame_size: int = MAX_FRAME_SIZE) -> None:
         if not 0 < max_frame_size <= MAX_FRAME_SIZE:
@@ -31,6 +31,7 @@ class Deframer:
         self._buffer = bytearray()
         # Bytes the buffer must hold before the pending frame is whole (0: unknown yet).
         self._needed = 0
+        self._error: FrameTooLargeError | None = None
 
     @property
     def max_frame_size(self) -> int:
@@ -41,8 +42,20 @@ class Deframer:
         """Bytes of an incomplete frame held back; non-zero at EOF means a truncated frame."""
         return len(self._buffer)
 
+    @property
+    def error(self) -> FrameTooLargeError | None:
+        """The framing fault found after the frames the last :meth:`feed` returned, if any."""
+        return self._error
+
     def feed(self, data: bytes | bytearray | memoryview) -> list[memoryview]:
-        """Every frame completed by ``data``, in order, without their length prefixes."""
+        """Every frame completed by ``data``, in order, without their length prefixes.
+
+        When an oversized prefix follows whole frames in the same read, those frames
+        are returned and the fault waits in :attr:`error` (raised by the next call):
+        frames that arrived intact before the fault are still the peer's to be served.
+        """
+        if self._error is not None:
+            raise self._error
         if self._buffer:
             return self._feed_buffered(data)
         return self._split(memoryview(data), copy=isinstance(data, bytearray | memoryview))
@@ -65,12 +78,16 @@ class Deframer:
         while size - offset >= _PREFIX:
             length = (view[offset] << 16) | (view[offset + 1] << 8) | view[offset + 2]
             if length > limit:
-                raise FrameTooLargeError(
+                error = FrameTooLargeError(
                     f"length prefix announces a frame of {length} bytes; the limit is {limit}",
                     rule="FL-1",
                     level=FaultLevel.CONNECTION,
                     error_code=ErrorCode.CONNECTION_ERROR,
                 )
+                if not frames:
+                    raise error
+                self._error = error
+                return frames
             end = offset + _PREFIX + length
             if end > size:
                 self._needed = end - offset

@@ -63,12 +63,18 @@ class StreamFrameTransport(FrameTransport, asyncio.Protocol):
             else:
                 self.abort()
             return
-        if not frames:
-            return
-        if self._receiver is None:
-            self._early.extend(frames)
-        else:
-            self._receiver.frames_received(frames)
+        if frames:
+            if self._receiver is None:
+                self._early.extend(frames)
+            else:
+                self._receiver.frames_received(frames)
+        error = self._deframer.error
+        if error is not None and not self._broken:
+            self._broken = True
+            if self._receiver is not None:
+                self._receiver.framing_failed(error)
+            else:
+                self.abort()
 
     def eof_received(self) -> bool | None:
         return None  # close our side too

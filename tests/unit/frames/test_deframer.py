@@ -96,3 +96,12 @@ def test_max_frame_size_must_fit_u24() -> None:
 def test_zero_length_frame_is_passed_to_the_decoder_which_rejects_it() -> None:
     (view,) = Deframer().feed(b"\x00\x00\x00")
     assert len(view) == 0
+
+
+def test_fl1_frames_before_an_oversized_prefix_are_delivered_then_the_fault_raised() -> None:
+    deframer = Deframer(max_frame_size=100)
+    whole = encode_frame_with_length(CancelFrame(1))
+    assert decode_all(deframer.feed(whole + b"\x00\x01\x00")) == [CancelFrame(1)]
+    assert isinstance(deframer.error, FrameTooLargeError)
+    with pytest.raises(FrameTooLargeError):
+        deframer.feed(b"")
