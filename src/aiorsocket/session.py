@@ -270,7 +270,9 @@ class RSocket:
         return self._closed.done()
 
     async def wait_closed(self) -> None:
+        """Return once the connection is over and its transport closed (a short, bounded linger)."""
         await asyncio.shield(self._closed)
+        await self._transport.wait_closed()
 
     async def wait_setup(self) -> None:
         """Server side: return once the SETUP is accepted (raises if the connection ended first)."""

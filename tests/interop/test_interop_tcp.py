@@ -91,7 +91,7 @@ def test_peer_client_against_our_server(our_server: int, peer: str, scenario: st
 @pytest.mark.parametrize("peer", PEERS)
 def test_su7_peer_client_sees_our_rejected_setup(our_rejecting_server: int, peer: str) -> None:
     result = run_peer_client(peer, our_rejecting_server, "reject_setup")
-    assert result["ok"], result
+    assert result["ok"], repr(result)
     assert (result["code"], result["message"]) == (0x003, "go away")
 
 

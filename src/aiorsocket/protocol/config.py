@@ -29,8 +29,10 @@ class ConnectionConfig:
     setup_data: bytes = b""
     setup_metadata: bytes | None = None
     fragment_size: int = 0
-    """Largest frame we send, in bytes without the transport's length prefix; larger
-    messages are fragmented.  0 means "only when a frame would pass the 16 MiB limit"."""
+    """Largest request or PAYLOAD frame we send, in bytes without the transport's length
+    prefix; larger messages are fragmented.  0 means "only when a frame would pass the 16 MiB
+    limit".  Frames that cannot be fragmented (ERROR, METADATA_PUSH, KEEPALIVE, SETUP: FR-1)
+    always go out whole."""
     max_inbound_payload_size: int = DEFAULT_MAX_INBOUND_PAYLOAD
     """Largest reassembled message (data + metadata) accepted from the peer (FR-9)."""
     max_frame_size: int = MAX_FRAME_SIZE

@@ -63,7 +63,6 @@ from .events import (
     ErrorReceived,
     Event,
     GracefulCloseReceived,
-    LeaseReceived,
     MetadataPushReceived,
     PayloadReceived,
     RequestKind,
@@ -208,6 +207,8 @@ class Connection:
     # ------------------------------------------------------------------ requester API
 
     def _check_can_request(self) -> None:
+        if not self._started:
+            raise LocalProtocolError("start() the connection first: SETUP goes before any request (SU-1)")
         if self.state is ConnectionState.CLOSING:
             raise LocalProtocolError("the connection is closing; no new requests (CONNECTION_CLOSE)")
         if self.state is not ConnectionState.ESTABLISHED:
@@ -248,6 +249,7 @@ class Connection:
 
     def request_stream(self, data: bytes, metadata: bytes | None = None, *, initial_n: int) -> int:
         self._check_can_request()
+        initial_n = _request_n_value(initial_n)
         stream_id = self._allocate_stream_id()
         self._streams[stream_id] = Stream(
             stream_id,
@@ -269,6 +271,7 @@ class Connection:
         complete: bool = False,
     ) -> int:
         self._check_can_request()
+        initial_n = _request_n_value(initial_n)
         stream_id = self._allocate_stream_id()
         self._streams[stream_id] = Stream(
             stream_id,
@@ -325,23 +328,28 @@ class Connection:
 
     def send_error(self, stream_id: int, error_code: int, message: str) -> bool:
         """End the stream with an ERROR: both halves, at once (RC-6)."""
-        stream = self._streams.pop(stream_id, None)
+        stream = self._streams.get(stream_id)
         if stream is None:
             return False
+        if stream.is_requester and stream.kind is not RequestKind.REQUEST_CHANNEL:
+            raise LocalProtocolError(
+                "a requester ends a request/response or stream with CANCEL, not ERROR (RC-6)"
+            )
+        del self._streams[stream_id]
         self._emit(ErrorFrame(stream_id, error_code, message.encode("utf-8")))
+        self._maybe_finish_closing()
         return True
 
     def send_request_n(self, stream_id: int, n: int) -> bool:
         """Grant the peer ``n`` more payloads on ``stream_id`` (RN-2, RN-6)."""
-        if n < 1:
-            raise LocalProtocolError(f"request-n must be at least 1, not {n} (RN-1)")
+        n = _request_n_value(n)
         stream = self._streams.get(stream_id)
-        if stream is None or not stream.inbound_open:
+        if stream is None or not stream.inbound_open or stream.kind is RequestKind.REQUEST_RESPONSE:
             return False
         if stream.receive_credit == UNBOUNDED:
             return True
         stream.receive_credit = add_credit(stream.receive_credit, n)
-        self._emit(RequestNFrame(stream_id, min(n, MAX_STREAM_ID)))
+        self._emit(RequestNFrame(stream_id, n))
         return True
 
     def send_cancel(self, stream_id: int) -> bool:
@@ -442,11 +450,12 @@ class Connection:
             handler(self, frame)
 
     def _on_frame_error(self, exc: FrameError) -> None:
-        if exc.ignorable:
-            return
         if self.state is ConnectionState.AWAITING_SETUP:
-            # SU-2: whatever was wrong with the first frame, it was not a valid SETUP.
+            # SU-2: whatever was wrong with the first frame, even one that would otherwise be
+            # dropped, it was not a valid SETUP.
             self._fail_connection(ErrorCode.INVALID_SETUP, exc.message)
+            return
+        if exc.ignorable:
             return
         if exc.level is FaultLevel.CONNECTION:
             self._fail_connection(ErrorCode(exc.error_code), exc.message)
@@ -466,7 +475,8 @@ class Connection:
             self._emit(CancelFrame(stream_id))
         else:
             self._emit(ErrorFrame(stream_id, ErrorCode.INVALID, message.encode("utf-8")))
-        self._events.append(ErrorReceived(stream_id, ErrorCode.INVALID, message))
+        if not _awaiting_request_fragments(stream):
+            self._events.append(ErrorReceived(stream_id, ErrorCode.INVALID, message))
         self._maybe_finish_closing()
 
     def _on_first_frame(self, frame: Frame) -> None:
@@ -509,8 +519,9 @@ class Connection:
         """SU-12: a second SETUP (server) or any SETUP (client) is ignored."""
 
     def _on_lease(self, frame: LeaseFrame) -> None:
+        # Leasing is never negotiated yet (a SETUP with L is refused), so the LEASE grants
+        # nothing (U-1); it still shows the server accepted our SETUP (SU-10).
         self._confirm_setup()
-        self._events.append(LeaseReceived(frame.ttl, frame.number_of_requests, frame.metadata))
 
     def _on_keepalive(self, frame: KeepaliveFrame) -> None:
         if frame.respond:
@@ -529,7 +540,8 @@ class Connection:
             if not isinstance(frame, RequestFnfFrame):
                 self._emit(ErrorFrame(stream_id, ErrorCode.REJECTED, b"connection is closing"))
             return
-        if frame.follows:
+        # FR-5: F together with C (only REQUEST_CHANNEL has C) ends the message at once.
+        if frame.follows and not (isinstance(frame, RequestChannelFrame) and frame.complete):
             stream = self._open_responder_stream(frame)
             stream.reassembly = Reassembly(frame)
             self._check_reassembly_size(stream)
@@ -581,6 +593,7 @@ class Connection:
         complete = False
         if kind is RequestKind.FIRE_AND_FORGET:
             del self._streams[stream.stream_id]
+            self._maybe_finish_closing()
         elif kind is RequestKind.REQUEST_CHANNEL:
             complete = isinstance(frame, RequestChannelFrame | PayloadFrame) and frame.complete
             if complete:
@@ -598,7 +611,6 @@ class Connection:
         limit = self.config.max_inbound_payload_size
         if reassembly.size <= limit:
             return True
-        stream.reassembly = None
         self._stream_fault(
             stream.stream_id,
             f"fragmented message of more than {limit} bytes exceeds the maximum inbound payload size (FR-9)",
@@ -613,7 +625,10 @@ class Connection:
             return  # U-1: meaningless for request/response
         stream.send_credit = add_credit(stream.send_credit, frame.request_n)
         self._confirm_setup()
-        self._events.append(RequestNReceived(frame.stream_id, frame.request_n))
+        if not _awaiting_request_fragments(stream):
+            # While the request is still arriving the credit is only banked: the driver
+            # reads it from the stream once it has the request.
+            self._events.append(RequestNReceived(frame.stream_id, frame.request_n))
 
     def _on_cancel(self, frame: CancelFrame) -> None:
         stream = self._streams.get(frame.stream_id)
@@ -621,8 +636,10 @@ class Connection:
             return  # ID-5
         if stream.is_requester:
             if stream.kind is RequestKind.REQUEST_CHANNEL and stream.outbound_open:
-                # D-12: a rsocket-java responder cancels only our outbound half.
+                # D-12: a rsocket-java responder cancels only our outbound half; D-13: any
+                # fragmented payload it was sending us is abandoned with it.
                 stream.outbound_open = False
+                stream.reassembly = None
                 if stream.finished:
                     del self._streams[frame.stream_id]
                 self._events.append(CancelReceived(frame.stream_id))
@@ -753,6 +770,13 @@ class Connection:
         if stream.finished:
             del self._streams[stream.stream_id]
             self._maybe_finish_closing()
+
+
+def _request_n_value(n: int) -> int:
+    """A request-n to send: at least 1 (RN-1); anything from 2^31-1 up means unbounded (D-2)."""
+    if n < 1:
+        raise LocalProtocolError(f"request-n must be at least 1, not {n} (RN-1)")
+    return min(n, MAX_STREAM_ID)
 
 
 def _awaiting_request_fragments(stream: Stream) -> bool:
