@@ -76,6 +76,7 @@ class _Inbound:
         "_consumed",
         "_items",
         "_limit",
+        "_low_tide",
         "_outstanding_free",
         "_session",
         "_waiter",
@@ -84,10 +85,20 @@ class _Inbound:
         "stream_id",
     )
 
-    def __init__(self, session: RSocket, stream_id: int, limit: int, *, outstanding_free: int = 0) -> None:
+    def __init__(
+        self,
+        session: RSocket,
+        stream_id: int,
+        limit: int,
+        *,
+        low_tide: int | None = None,
+        outstanding_free: int = 0,
+    ) -> None:
         self._session = session
         self.stream_id = stream_id
         self._limit = limit
+        # Top up once this many are consumed (reactor's limitRate default: 75% of the window).
+        self._low_tide = low_tide if low_tide is not None else max(1, limit - (limit >> 2))
         self._items: deque[Payload] = deque()
         self._waiter: asyncio.Future[None] | None = None
         self._consumed = 0
@@ -137,8 +148,8 @@ class _Inbound:
         if self._limit >= UNBOUNDED or self.done:
             return
         self._consumed += 1
-        # Top up at 75% consumed, never leaving more than `limit` outstanding.
-        if self._consumed >= self._limit - (self._limit >> 2):
+        # Never more than `limit` outstanding: only what was consumed is asked for again.
+        if self._consumed >= self._low_tide:
             self._session._request_n(self.stream_id, self._consumed)
             self._consumed = 0
 
@@ -341,13 +352,22 @@ class RSocket:
         self._flush_soon()
 
     def request_stream(
-        self, payload: Payload, *, limit_rate: int | None = DEFAULT_LIMIT_RATE
+        self,
+        payload: Payload,
+        *,
+        limit_rate: int | None = DEFAULT_LIMIT_RATE,
+        low_tide: int | None = None,
     ) -> RequestStream:
-        """Open a stream; ``limit_rate`` bounds what may be buffered (None: unbounded demand)."""
+        """Open a stream.
+
+        ``limit_rate`` is the request-n window and so the most items ever buffered
+        (None: unbounded demand, 2^31-1); once ``low_tide`` of them (default 75%) are
+        consumed, that many are requested again, as reactor's ``limitRate`` does.
+        """
         self._check_open()
-        limit = _check_limit(limit_rate)
+        limit, low_tide = _check_limit(limit_rate, low_tide)
         stream_id = self._conn.request_stream(payload.data, payload.metadata, initial_n=limit)
-        return self._open_requester_stream(stream_id, limit)
+        return self._open_requester_stream(stream_id, limit, low_tide)
 
     def request_channel(
         self,
@@ -355,24 +375,26 @@ class RSocket:
         outbound: AsyncIterable[Payload] | None = None,
         *,
         limit_rate: int | None = DEFAULT_LIMIT_RATE,
+        low_tide: int | None = None,
     ) -> RequestStream:
         """Open a channel: ``payload`` goes with REQUEST_CHANNEL, then ``outbound`` as credit allows.
 
         Without ``outbound`` the requester's half completes with the first payload.
+        ``limit_rate`` and ``low_tide`` bound the inbound half as for :meth:`request_stream`.
         """
         self._check_open()
-        limit = _check_limit(limit_rate)
+        limit, low_tide = _check_limit(limit_rate, low_tide)
         stream_id = self._conn.request_channel(
             payload.data, payload.metadata, initial_n=limit, complete=outbound is None
         )
-        stream = self._open_requester_stream(stream_id, limit)
+        stream = self._open_requester_stream(stream_id, limit, low_tide)
         if outbound is not None:
             state = self._streams[stream_id]
             state.task = self._spawn(self._pump(stream_id, outbound, state))
         return stream
 
-    def _open_requester_stream(self, stream_id: int, limit: int) -> RequestStream:
-        inbound = _Inbound(self, stream_id, limit)
+    def _open_requester_stream(self, stream_id: int, limit: int, low_tide: int | None) -> RequestStream:
+        inbound = _Inbound(self, stream_id, limit, low_tide=low_tide)
         state = self._streams[stream_id] = _Stream()
         # Weak: dropping the iterator must let it be collected, which sends CANCEL.
         state.inbound = weakref.ref(inbound)
@@ -641,6 +663,10 @@ class RSocket:
         kind = event.kind
         stream_id = event.stream_id
         if kind is RequestKind.FIRE_AND_FORGET:
+            if len(self._tasks) >= self._conn.config.max_streams:
+                # FF-2: delivery is best effort; a flood of slow handlers must not grow without bound.
+                logger.warning("fire-and-forget dropped: %d handlers already running", len(self._tasks))
+                return
             self._spawn(self._run_quietly(self._handler.fire_and_forget(payload), "fire-and-forget"))
             return
         state = self._streams[stream_id] = _Stream()
@@ -745,12 +771,14 @@ class RSocket:
         return task
 
 
-def _check_limit(limit_rate: int | None) -> int:
+def _check_limit(limit_rate: int | None, low_tide: int | None) -> tuple[int, int | None]:
     if limit_rate is None:
-        return UNBOUNDED
+        return UNBOUNDED, None
     if not 1 <= limit_rate <= UNBOUNDED:
         raise LocalProtocolError(f"limit_rate must be in 1..2^31-1 or None, not {limit_rate}")
-    return limit_rate
+    if low_tide is not None and not 1 <= low_tide <= limit_rate:
+        raise LocalProtocolError(f"low_tide must be in 1..limit_rate ({limit_rate}), not {low_tide}")
+    return limit_rate, low_tide
 
 
 __all__ = ["Acceptor", "RSocket", "RSocketError", "RequestStream"]

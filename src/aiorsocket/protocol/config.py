@@ -36,6 +36,10 @@ class ConnectionConfig:
     max_inbound_payload_size: int = DEFAULT_MAX_INBOUND_PAYLOAD
     """Largest reassembled message (data + metadata) accepted from the peer (FR-9)."""
     max_frame_size: int = MAX_FRAME_SIZE
+    max_streams: int = 10_000
+    """Most streams open at once on the connection, both directions: a peer's request past
+    it is answered ERROR[REJECTED] (guaranteed unprocessed), so a peer cannot make us hold
+    unbounded state; our own request past it raises."""
 
     def __post_init__(self) -> None:
         for name in ("keepalive_interval", "max_lifetime"):
@@ -51,6 +55,8 @@ class ConnectionConfig:
             )
         if self.max_inbound_payload_size < 1:
             raise LocalProtocolError("max_inbound_payload_size must be at least 1 byte")
+        if self.max_streams < 1:
+            raise LocalProtocolError(f"max_streams must be at least 1, not {self.max_streams}")
         if not 64 <= self.max_frame_size <= MAX_FRAME_SIZE:
             raise LocalProtocolError(f"max_frame_size must be in 64..{MAX_FRAME_SIZE}")
         for name in ("metadata_mime", "data_mime"):

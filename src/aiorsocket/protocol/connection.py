@@ -215,6 +215,11 @@ class Connection:
             raise LocalProtocolError(f"cannot send a request while {self.state.value} (SU-11)")
 
     def _allocate_stream_id(self) -> int:
+        if len(self._streams) >= self.config.max_streams:
+            raise LocalProtocolError(
+                f"{len(self._streams)} streams are open, the configured max_streams; "
+                "wait for some to finish or raise the limit"
+            )
         candidate = self._next_stream_id
         for _ in range(len(self._streams) + 1):
             following = candidate + 2
@@ -539,6 +544,13 @@ class Connection:
         if self.state is ConnectionState.CLOSING:
             if not isinstance(frame, RequestFnfFrame):
                 self._emit(ErrorFrame(stream_id, ErrorCode.REJECTED, b"connection is closing"))
+            return
+        if len(self._streams) >= self.config.max_streams and not (
+            isinstance(frame, RequestFnfFrame) and not frame.follows
+        ):
+            if not isinstance(frame, RequestFnfFrame):
+                message = f"too many open streams (limit {self.config.max_streams})"
+                self._emit(ErrorFrame(stream_id, ErrorCode.REJECTED, message.encode()))
             return
         # FR-5: F together with C (only REQUEST_CHANNEL has C) ends the message at once.
         if frame.follows and not (isinstance(frame, RequestChannelFrame) and frame.complete):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from aiorsocket.errors import ErrorCode
+from aiorsocket.errors import ErrorCode, LocalProtocolError
 from aiorsocket.frames import (
     CancelFrame,
     ErrorFrame,
@@ -20,12 +20,13 @@ from aiorsocket.frames.types import MAX_STREAM_ID, FrameType
 from aiorsocket.protocol import (
     Connection,
     ConnectionClosed,
+    ConnectionConfig,
     ConnectionState,
     PayloadReceived,
     RequestKind,
     RequestReceived,
 )
-from support.protocol_helpers import feed, frames_out, no_text, raw_frame
+from support.protocol_helpers import feed, frames_out, make_client, make_server, no_text, raw_frame
 
 
 def assert_nothing_happened(conn: Connection) -> None:
@@ -264,3 +265,18 @@ def test_d10_wrong_parity_request_does_not_disturb_our_own_stream(client: Connec
     assert stream is not None
     assert stream.is_requester
     assert stream.receive_credit == 2
+
+
+def test_max_streams_rejects_peer_requests_past_the_limit() -> None:
+    server = make_server(ConnectionConfig(max_streams=2))
+    feed(server, RequestResponseFrame(1, b"a"), RequestResponseFrame(3, b"b"), RequestResponseFrame(5, b"c"))
+    assert [type(e) for e in server.events()] == [RequestReceived, RequestReceived]
+    assert no_text(frames_out(server)) == [ErrorFrame(5, ErrorCode.REJECTED)]
+    assert server.stream_count == 2
+
+
+def test_max_streams_refuses_our_own_request_past_the_limit() -> None:
+    client = make_client(ConnectionConfig(max_streams=1))
+    client.request_response(b"a")
+    with pytest.raises(LocalProtocolError, match="max_streams"):
+        client.request_response(b"b")
