@@ -1,6 +1,7 @@
 """The conformance server: fixed, documented semantics any RSocket peer can be pointed at.
 
-    python examples/conformance_server.py --uri tcp://127.0.0.1:7878 [--uri ...] [--reject-setup]
+    python examples/conformance_server.py --uri tcp://127.0.0.1:7878 [--uri ws://127.0.0.1:8080/rsocket ...]
+        [--reject-setup] [--certfile CERT --keyfile KEY]
 
 Semantics (counts are per connection):
 - request/response: data ``error`` → ERROR[APPLICATION_ERROR] "boom"; ``count`` → the number of
@@ -13,7 +14,9 @@ Semantics (counts are per connection):
   routes ``echo``, ``stream``, ``channel``, ``fnf``, ``count``, ``pushcount``, ``error``.
 - ``--reject-setup``: every SETUP is answered with ERROR[REJECTED_SETUP] "go away".
 
-Once listening it prints ``READY <port> [<port> ...]`` (one per URI; handy with port 0).
+One server object listens on every ``--uri`` (any scheme) with the same handler; ``--certfile`` and
+``--keyfile`` serve the TLS ones (``tls``, ``wss``, ``quic``). Once listening it prints
+``READY <port> [<port> ...]`` (one per URI, 0 for Unix and local names; handy with port 0).
 """
 
 from __future__ import annotations
@@ -23,11 +26,13 @@ import asyncio
 import contextlib
 import signal
 from collections.abc import AsyncIterator
+from urllib.parse import urlsplit
 
 import aiorsocket
 from aiorsocket import ApplicationError, Payload
 from aiorsocket.errors import MetadataError, RejectedSetupError
 from aiorsocket.extensions import COMPOSITE_METADATA_MIME, parse_composite_metadata
+from aiorsocket.transports.tls import TLSConfig
 
 RR_ROUTES = {"echo", "count", "pushcount", "error"}
 
@@ -96,19 +101,16 @@ def make_acceptor(reject_setup: bool) -> aiorsocket.session.Acceptor:
     return acceptor
 
 
-async def run(uris: list[str], reject_setup: bool, fragment_size: int) -> None:
-    servers = [
-        await aiorsocket.serve(make_acceptor(reject_setup), uri, fragment_size=fragment_size) for uri in uris
-    ]
-    print("READY " + " ".join(str(server.port) for server in servers), flush=True)
+async def run(uris: list[str], reject_setup: bool, fragment_size: int, tls: TLSConfig | None) -> None:
+    server = await aiorsocket.serve(make_acceptor(reject_setup), *uris, fragment_size=fragment_size, ssl=tls)
+    print("READY " + " ".join(str(urlsplit(uri).port or 0) for uri in server.bound_uris), flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     await stop.wait()
-    for server in servers:
-        await server.close(grace=1.0)
+    await server.close(grace=1.0)
 
 
 def main() -> None:
@@ -123,8 +125,11 @@ def main() -> None:
     parser.add_argument(
         "--fragment-size", type=int, default=0, help="fragment outbound frames (bytes, >= 64)"
     )
+    parser.add_argument("--certfile", help="certificate chain (PEM) for tls://, wss:// and quic:// URIs")
+    parser.add_argument("--keyfile", help="private key (PEM) for --certfile")
     args = parser.parse_args()
-    asyncio.run(run(args.uri, args.reject_setup, args.fragment_size))
+    tls = TLSConfig(certfile=args.certfile, keyfile=args.keyfile) if args.certfile else None
+    asyncio.run(run(args.uri, args.reject_setup, args.fragment_size, tls))
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from .handler import ConnectionSetup, RequestHandler
 from .payload import Payload
 from .server import Server, serve
 from .session import RequestStream, RSocket
+from .transports.tls import TLSConfig
 
 __version__ = "0.1.0.dev0"
 
@@ -48,6 +49,7 @@ __all__ = [
     "RequestStream",
     "Server",
     "SetupError",
+    "TLSConfig",
     "UnsupportedSetupError",
     "__version__",
     "connect",

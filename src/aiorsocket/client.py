@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import ssl as ssl_module
 from collections.abc import Generator
 from types import TracebackType
 from typing import Any
 
+from .framelog import FrameLogger
 from .handler import RequestHandler
 from .payload import Payload
 from .protocol import Connection, ConnectionConfig, Role
 from .protocol.config import DEFAULT_MAX_INBOUND_PAYLOAD
 from .session import RSocket
+from .transports.tls import SSLOption
 from .transports.uri import open_transport
 
 
@@ -23,7 +24,10 @@ class connect:
 
     ``handler`` serves requests the server sends to this client.  Times are in
     seconds.  ``fragment_size`` (bytes, >= 64) splits large messages; 0 sends them
-    whole up to the 16 MiB frame limit.
+    whole up to the 16 MiB frame limit.  ``ssl`` (a :class:`TLSConfig` or an
+    ``ssl.SSLContext``) configures ``tls://``, ``wss://`` and ``quic://``; without it
+    the server is verified against the system's CAs.  ``frame_logger`` is called with
+    ``("send" | "receive", frame)`` for every frame on the wire (see :mod:`aiorsocket.framelog`).
     """
 
     def __init__(
@@ -38,12 +42,14 @@ class connect:
         max_lifetime: float = 90.0,
         fragment_size: int = 0,
         max_inbound_payload_size: int = DEFAULT_MAX_INBOUND_PAYLOAD,
-        ssl: ssl_module.SSLContext | None = None,
+        ssl: SSLOption = None,
+        frame_logger: FrameLogger | None = None,
     ) -> None:
         setup = setup_payload or Payload()
         self._uri = uri
         self._handler = handler
         self._ssl = ssl
+        self._frame_logger = frame_logger
         self.config = ConnectionConfig(
             keepalive_interval=keepalive_interval,
             max_lifetime=max_lifetime,
@@ -58,7 +64,12 @@ class connect:
 
     async def _open(self) -> RSocket:
         transport = await open_transport(self._uri, ssl=self._ssl, max_frame_size=self.config.max_frame_size)
-        rsocket = RSocket(transport, Connection(Role.CLIENT, self.config), handler=self._handler)
+        rsocket = RSocket(
+            transport,
+            Connection(Role.CLIENT, self.config),
+            handler=self._handler,
+            frame_logger=self._frame_logger,
+        )
         rsocket.start()
         return rsocket
 

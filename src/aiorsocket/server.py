@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import ssl as ssl_module
 from collections.abc import Generator, Sequence
 from types import TracebackType
 from typing import Any
 
+from .errors import LocalProtocolError
 from .frames.types import MAX_FRAME_SIZE
 from .handler import RequestHandler
 from .protocol import Connection, ConnectionConfig, Role
 from .protocol.config import DEFAULT_MAX_INBOUND_PAYLOAD
 from .session import Acceptor, RSocket
-from .transports.base import FrameTransport
+from .transports.base import FrameTransport, Listener
+from .transports.tls import SSLOption
 from .transports.uri import open_listener
 
 logger = logging.getLogger("aiorsocket.server")
@@ -29,23 +30,30 @@ class Server:
         handler: RequestHandler | None,
         acceptor: Acceptor | None,
         config: ConnectionConfig,
-        ssl: ssl_module.SSLContext | None,
+        ssl: SSLOption,
     ) -> None:
         self.uris = list(uris)
         self._handler = handler
         self._acceptor = acceptor
         self._config = config
         self._ssl = ssl
-        self._listeners: list[asyncio.Server] = []
+        self._listeners: list[Listener] = []
         self.connections: set[RSocket] = set()
         self._closed = asyncio.Event()
 
     async def start(self) -> None:
-        for uri in self.uris:
-            listener = await open_listener(
-                uri, self._on_transport, ssl=self._ssl, max_frame_size=self._config.max_frame_size
-            )
-            self._listeners.append(listener)
+        try:
+            for uri in self.uris:
+                listener = await open_listener(
+                    uri, self._on_transport, ssl=self._ssl, max_frame_size=self._config.max_frame_size
+                )
+                self._listeners.append(listener)
+        except BaseException:
+            # One URI failed to bind: release the ones already bound before reporting it.
+            for listener in self._listeners:
+                listener.close()
+                await listener.wait_closed()
+            raise
 
     def _on_transport(self, transport: FrameTransport) -> None:
         rsocket = RSocket(
@@ -59,14 +67,22 @@ class Server:
         rsocket.start()
 
     @property
-    def addresses(self) -> list[tuple[Any, ...]]:
-        """Every bound socket address (host, port, ...), in listener order."""
-        return [sock.getsockname() for listener in self._listeners for sock in listener.sockets]
+    def addresses(self) -> list[Any]:
+        """Every bound address, in listener order: (host, port, ...) tuples, paths for Unix sockets."""
+        return [address for listener in self._listeners for address in listener.addresses]
+
+    @property
+    def bound_uris(self) -> list[str]:
+        """One URI per listener, as bound (port 0 replaced by the real port)."""
+        return [listener.uri for listener in self._listeners]
 
     @property
     def port(self) -> int:
-        """The port of the first listener (handy after binding port 0)."""
-        return int(self.addresses[0][1])
+        """The port of the first listener that has one (handy after binding port 0)."""
+        for address in self.addresses:
+            if isinstance(address, tuple):
+                return int(address[1])
+        raise LocalProtocolError(f"none of {self.uris} listens on a port")
 
     async def serve_forever(self) -> None:
         await self._closed.wait()
@@ -83,6 +99,7 @@ class Server:
                 task.cancel()
             for rsocket in connections:
                 rsocket.close()
+            await asyncio.gather(*(rsocket.wait_closed() for rsocket in connections))
         for listener in self._listeners:
             await listener.wait_closed()
         self._closed.set()
@@ -107,6 +124,9 @@ class serve:
     returning the handler for that connection; raising rejects the SETUP
     (``RejectedSetupError``/``UnsupportedSetupError``/``InvalidSetupError`` pick the code,
     anything else is REJECTED_SETUP with its message).
+
+    The URIs may mix schemes (``tcp``, ``tls``, ``ws``, ``wss``, ``unix``, ``local``,
+    ``quic``); ``ssl`` (a :class:`TLSConfig` or ``ssl.SSLContext``) serves the secure ones.
     """
 
     def __init__(
@@ -116,7 +136,7 @@ class serve:
         fragment_size: int = 0,
         max_inbound_payload_size: int = DEFAULT_MAX_INBOUND_PAYLOAD,
         max_frame_size: int = MAX_FRAME_SIZE,
-        ssl: ssl_module.SSLContext | None = None,
+        ssl: SSLOption = None,
     ) -> None:
         if not uris:
             raise ValueError("serve() needs at least one URI, e.g. tcp://127.0.0.1:7878")

@@ -34,6 +34,7 @@ from .errors import (
     RSocketError,
     error_from_code,
 )
+from .framelog import FrameLogger, FrameLoggingTransport
 from .handler import ConnectionSetup, RequestHandler
 from .payload import Payload
 from .protocol import (
@@ -232,8 +233,11 @@ class RSocket:
         *,
         handler: RequestHandler | None = None,
         acceptor: Acceptor | None = None,
+        frame_logger: FrameLogger | None = None,
     ) -> None:
         self._loop = asyncio.get_running_loop()
+        if frame_logger is not None:
+            transport = FrameLoggingTransport(transport, frame_logger)
         self._transport = transport
         self._conn = connection
         self._handler = handler if handler is not None else RequestHandler()
@@ -297,8 +301,10 @@ class RSocket:
         self._transport.close()
 
     async def aclose(self) -> None:
+        """Close now and wait until the transport has released its socket too."""
         self.close()
         await self.wait_closed()
+        await self._transport.wait_closed()
 
     async def close_gracefully(self, message: str = "") -> None:
         """Send ERROR[CONNECTION_CLOSE], let open streams finish, then close (REJECTED for new requests)."""

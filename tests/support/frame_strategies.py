@@ -45,9 +45,7 @@ setup_frames = st.builds(
     minor=st.integers(0, 0xFFFF),
 )
 lease_frames = st.builds(LeaseFrame, ttl=U31, number_of_requests=U31, metadata=METADATA)
-keepalive_frames = st.builds(
-    KeepaliveFrame, last_received_position=U63, data=DATA, respond=st.booleans()
-)
+keepalive_frames = st.builds(KeepaliveFrame, last_received_position=U63, data=DATA, respond=st.booleans())
 request_response_frames = st.builds(
     RequestResponseFrame, stream_id=STREAM_IDS, data=DATA, metadata=METADATA, follows=st.booleans()
 )
@@ -82,9 +80,7 @@ payload_frames = st.builds(
     complete=st.booleans(),
     next=st.booleans(),
 )
-error_frames = st.builds(
-    ErrorFrame, stream_id=U31, error_code=st.integers(0, 2**32 - 1), data=DATA
-)
+error_frames = st.builds(ErrorFrame, stream_id=U31, error_code=st.integers(0, 2**32 - 1), data=DATA)
 metadata_push_frames = st.builds(MetadataPushFrame, metadata=DATA)
 resume_frames = st.builds(
     ResumeFrame,

@@ -63,3 +63,25 @@ class FrameTransport(abc.ABC):
     @abc.abstractmethod
     def get_extra_info(self, name: str, default: Any = None) -> Any:
         """Transport details: ``peername``, ``sockname``, ``ssl_object``, ``peercert``..."""
+
+
+class Listener(abc.ABC):
+    """One bound server endpoint that hands each accepted connection to the server."""
+
+    @property
+    @abc.abstractmethod
+    def uri(self) -> str:
+        """The URI actually bound: port 0 is replaced by the port the system picked."""
+
+    @property
+    @abc.abstractmethod
+    def addresses(self) -> list[Any]:
+        """Bound addresses: ``(host, port, ...)`` tuples, a path for Unix sockets."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Stop accepting; connections already handed over stay open."""
+
+    @abc.abstractmethod
+    async def wait_closed(self) -> None:
+        """Return once the listener has released what it holds (sockets, files)."""
