@@ -304,7 +304,6 @@ class RSocket:
         """Close now and wait until the transport has released its socket too."""
         self.close()
         await self.wait_closed()
-        await self._transport.wait_closed()
 
     async def close_gracefully(self, message: str = "") -> None:
         """Send ERROR[CONNECTION_CLOSE], let open streams finish, then close (REJECTED for new requests)."""
