@@ -284,6 +284,11 @@ class RSocket:
     def is_closed(self) -> bool:
         return self._closed.done()
 
+    @property
+    def close_error(self) -> BaseException | None:
+        """Why the connection ended (the peer's ERROR, or ConnectionLostError); None while it is open."""
+        return self._close_error if self._closed.done() else None
+
     async def wait_closed(self) -> None:
         """Return once the connection is over and its transport closed (a short, bounded linger)."""
         await asyncio.shield(self._closed)
@@ -706,11 +711,18 @@ class RSocket:
             return
         finally:
             self._streams.pop(stream_id, None)
+        if self._transport.write_paused:
+            # Request-n does not bound responses; the socket does: a peer that stops reading
+            # makes its responders wait here instead of piling answers into our send buffer.
+            await self._transport.wait_writable()
         if result is None:
             self._conn.send_complete(stream_id)
         else:
             self._conn.send_payload(stream_id, result.data, result.metadata, complete=True)
-        self._flush_soon()
+        if self._conn.bytes_to_send >= _FLUSH_BYTES:
+            self._flush()
+        else:
+            self._flush_soon()
 
     async def _produce(
         self,
