@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .app import Requester, Router
 from .client import connect
 from .errors import (
     ApplicationError,
@@ -47,6 +48,8 @@ __all__ = [
     "RejectedSetupError",
     "RequestHandler",
     "RequestStream",
+    "Requester",
+    "Router",
     "Server",
     "SetupError",
     "TLSConfig",

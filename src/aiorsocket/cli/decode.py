@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ProtocolError
-from ..frames import Deframer, decode_frame
-from ..frames.describe import describe_frame
+from ..frames import Deframer
+from .args import MIME_ALIASES, mime
+from .framefmt import describe_wire_frame, format_frame
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
@@ -22,6 +23,12 @@ examples:
   aiorsocket frames decode 00000a00000001200000000005000006000000012400 --framing tcp
   aiorsocket frames decode @capture.bin          (raw bytes, e.g. a TCP stream dump)
   aiorsocket frames decode @capture.hex --json   (a file holding hex text)
+  aiorsocket frames decode 000000011100000009fe000005046563686f6869 --metadata-mime composite
+
+Composite metadata entries (routing, auth, MIME, tracing) are decoded when the
+metadata MIME says so: taken from a SETUP frame in the input, or --metadata-mime;
+without either, metadata is decoded as composite when it parses as such.
+Passwords and tokens are shown as <hidden> (the hex line still carries them).
 """
 
 
@@ -42,6 +49,13 @@ def add_decode_command(commands: Any) -> None:
         default="auto",
         help="tcp: u24 length-prefixed stream; frame: one frame without prefix; "
         "auto (default): tcp when the prefixes account for every byte, else one frame",
+    )
+    decode.add_argument(
+        "--metadata-mime",
+        type=mime,
+        metavar="MIME",
+        help="the connection's metadata MIME, for frames before (or without) a SETUP; "
+        f"a MIME or one of {', '.join(MIME_ALIASES)}",
     )
     decode.add_argument("--json", action="store_true", help="one JSON object per frame")
     decode.set_defaults(handler=run_decode)
@@ -84,29 +98,16 @@ def run_decode(args: argparse.Namespace) -> int:
         print("  give hex digits (e.g. 000000012400) or @FILE", file=sys.stderr)
         return EXIT_BAD_INPUT
     status = EXIT_OK
+    metadata_mime: str | None = args.metadata_mime
     for index, chunk in enumerate(chunks):
-        try:
-            described = describe_frame(decode_frame(chunk))
-        except ProtocolError as exc:
-            described = {"error": str(exc), "rule": exc.rule, "hex": chunk.hex()}
+        described = describe_wire_frame(chunk, metadata_mime)
+        if "error" in described:
             status = EXIT_BAD_INPUT
-        else:
-            described["hex"] = chunk.hex()
+        elif described["type"] == "SETUP" and args.metadata_mime is None:
+            # Later frames of the same dump use the MIME this SETUP declared.
+            metadata_mime = described["metadata_mime"]
         if args.json:
             print(json.dumps(described))
         else:
-            _print_human(index, described)
+            print(format_frame(f"#{index}", described))
     return status
-
-
-def _print_human(index: int, described: dict[str, Any]) -> None:
-    if "error" in described:
-        print(f"#{index} MALFORMED: {described['error']}")
-        print(f"    hex: {described['hex']}")
-        return
-    flags = "|".join(described["flags"]) or "-"
-    print(f"#{index} {described['type']} stream={described['stream_id']} flags={flags}")
-    for key, value in described.items():
-        if key not in {"type", "stream_id", "flags", "hex"}:
-            print(f"    {key}: {value}")
-    print(f"    hex: {described['hex']}")

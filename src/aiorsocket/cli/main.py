@@ -7,7 +7,11 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
+from .completion import add_completion_command
 from .decode import add_decode_command
+from .demo import add_demo_command
+from .request import add_request_commands
+from .serve import add_serve_command
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -17,7 +21,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"aiorsocket {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    add_request_commands(commands)
     add_decode_command(commands)
+    add_demo_command(commands)
+    add_serve_command(commands)
+    add_completion_command(commands)
     return parser
 
 

@@ -109,21 +109,31 @@ class CompositeMetadata:
         return tuple(entry for entry in self.entries if entry.is_mime(mime))
 
 
+_ROUTING = WellKnownMimeType.MESSAGE_RSOCKET_ROUTING.mime
+_AUTHENTICATION = WellKnownMimeType.MESSAGE_RSOCKET_AUTHENTICATION.mime
+_MIMETYPE = WellKnownMimeType.MESSAGE_RSOCKET_MIMETYPE.mime
+_ACCEPT_MIMETYPES = WellKnownMimeType.MESSAGE_RSOCKET_ACCEPT_MIMETYPES.mime
+_TRACING_ZIPKIN = WellKnownMimeType.MESSAGE_RSOCKET_TRACING_ZIPKIN.mime
+
+
 def parse_composite_metadata(buf: Buffer, *, legacy_u8_username: bool = False) -> CompositeMetadata:
     """Decode composite metadata and the well-known extensions inside it.
 
     ``legacy_u8_username`` is passed to :func:`~aiorsocket.extensions.decode_auth`.
     """
     entries = tuple(decode_composite(buf))
+    # One pass, keyed by MIME name (so id and string forms match): this runs for every routed request.
+    firsts: dict[str, bytes] = {}
+    for entry in entries:
+        name = entry.mime_name
+        if name is not None and name not in firsts:
+            firsts[name] = entry.content
 
-    def first(mime: WellKnownMimeType) -> bytes | None:
-        return next((entry.content for entry in entries if entry.is_mime(mime)), None)
-
-    routing = first(WellKnownMimeType.MESSAGE_RSOCKET_ROUTING)
-    auth = first(WellKnownMimeType.MESSAGE_RSOCKET_AUTHENTICATION)
-    data_mime = first(WellKnownMimeType.MESSAGE_RSOCKET_MIMETYPE)
-    accept = first(WellKnownMimeType.MESSAGE_RSOCKET_ACCEPT_MIMETYPES)
-    tracing = first(WellKnownMimeType.MESSAGE_RSOCKET_TRACING_ZIPKIN)
+    routing = firsts.get(_ROUTING)
+    auth = firsts.get(_AUTHENTICATION)
+    data_mime = firsts.get(_MIMETYPE)
+    accept = firsts.get(_ACCEPT_MIMETYPES)
+    tracing = firsts.get(_TRACING_ZIPKIN)
     accepted = decode_accept_mime_types(accept) if accept is not None else []
     return CompositeMetadata(
         entries=entries,
