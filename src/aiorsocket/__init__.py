@@ -22,7 +22,9 @@ from .errors import (
     UnsupportedSetupError,
 )
 from .handler import ConnectionSetup, RequestHandler
+from .loadbalance import LoadBalancedRSocket, RoundRobin, WeightedLeastOutstanding
 from .payload import Payload
+from .reconnect import ClientState, ReconnectingRSocket, ReconnectPolicy, StateChange
 from .server import Server, serve
 from .session import RequestStream, RSocket
 from .transports.tls import TLSConfig
@@ -32,6 +34,7 @@ __version__ = "0.1.0.dev0"
 __all__ = [
     "ApplicationError",
     "CanceledError",
+    "ClientState",
     "ConnectionCloseError",
     "ConnectionError",
     "ConnectionLostError",
@@ -40,20 +43,26 @@ __all__ = [
     "ErrorFrameReceived",
     "InvalidError",
     "InvalidSetupError",
+    "LoadBalancedRSocket",
     "Payload",
     "RSocket",
     "RSocketError",
+    "ReconnectPolicy",
+    "ReconnectingRSocket",
     "RejectedError",
     "RejectedResumeError",
     "RejectedSetupError",
     "RequestHandler",
     "RequestStream",
     "Requester",
+    "RoundRobin",
     "Router",
     "Server",
     "SetupError",
+    "StateChange",
     "TLSConfig",
     "UnsupportedSetupError",
+    "WeightedLeastOutstanding",
     "__version__",
     "connect",
     "serve",

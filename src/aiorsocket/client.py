@@ -4,19 +4,30 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any, Generic, cast, overload
 
 from .framelog import FrameLogger
 from .handler import RequestHandler
 from .payload import Payload
 from .protocol import Connection, ConnectionConfig, Role
 from .protocol.config import DEFAULT_MAX_INBOUND_PAYLOAD
+from .reconnect import ReconnectingRSocket, ReconnectPolicy, StateCallback
 from .session import RSocket
 from .transports.tls import SSLOption
 from .transports.uri import open_transport
 
+if TYPE_CHECKING:
+    from typing_extensions import TypeVar
 
-class connect:
+    # The default keeps a bare ``connect`` annotation meaning what it always did.
+    _Client = TypeVar("_Client", default=RSocket)
+else:
+    from typing import TypeVar
+
+    _Client = TypeVar("_Client")
+
+
+class connect(Generic[_Client]):
     """Connect to an RSocket server; await it, or use it as an async context manager.
 
     >>> async with aiorsocket.connect("tcp://127.0.0.1:7878") as rs:
@@ -28,7 +39,49 @@ class connect:
     ``ssl.SSLContext``) configures ``tls://``, ``wss://`` and ``quic://``; without it
     the server is verified against the system's CAs.  ``frame_logger`` is called with
     ``("send" | "receive", frame)`` for every frame on the wire (see :mod:`aiorsocket.framelog`).
+
+    With ``reconnect`` (a :class:`ReconnectPolicy`) the result is a
+    :class:`ReconnectingRSocket` that connects again whenever its connection is lost,
+    reporting each state change to ``on_state_change`` (see :mod:`aiorsocket.reconnect`).
     """
+
+    @overload
+    def __init__(
+        self: connect[RSocket],
+        uri: str,
+        *,
+        handler: RequestHandler | None = None,
+        data_mime: str = "application/octet-stream",
+        metadata_mime: str = "application/octet-stream",
+        setup_payload: Payload | None = None,
+        keepalive_interval: float = 20.0,
+        max_lifetime: float = 90.0,
+        fragment_size: int = 0,
+        max_inbound_payload_size: int = DEFAULT_MAX_INBOUND_PAYLOAD,
+        ssl: SSLOption = None,
+        frame_logger: FrameLogger | None = None,
+        reconnect: None = None,
+        on_state_change: None = None,
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self: connect[ReconnectingRSocket],
+        uri: str,
+        *,
+        handler: RequestHandler | None = None,
+        data_mime: str = "application/octet-stream",
+        metadata_mime: str = "application/octet-stream",
+        setup_payload: Payload | None = None,
+        keepalive_interval: float = 20.0,
+        max_lifetime: float = 90.0,
+        fragment_size: int = 0,
+        max_inbound_payload_size: int = DEFAULT_MAX_INBOUND_PAYLOAD,
+        ssl: SSLOption = None,
+        frame_logger: FrameLogger | None = None,
+        reconnect: ReconnectPolicy,
+        on_state_change: StateCallback | None = None,
+    ) -> None: ...
 
     def __init__(
         self,
@@ -44,6 +97,8 @@ class connect:
         max_inbound_payload_size: int = DEFAULT_MAX_INBOUND_PAYLOAD,
         ssl: SSLOption = None,
         frame_logger: FrameLogger | None = None,
+        reconnect: ReconnectPolicy | None = None,
+        on_state_change: StateCallback | None = None,
     ) -> None:
         setup = setup_payload or Payload()
         self._uri = uri
@@ -60,7 +115,9 @@ class connect:
             fragment_size=fragment_size,
             max_inbound_payload_size=max_inbound_payload_size,
         )
-        self._rsocket: RSocket | None = None
+        self._reconnect = reconnect
+        self._on_state_change = on_state_change
+        self._client: _Client | None = None
 
     async def _open(self) -> RSocket:
         transport = await open_transport(self._uri, ssl=self._ssl, max_frame_size=self.config.max_frame_size)
@@ -73,12 +130,21 @@ class connect:
         rsocket.start()
         return rsocket
 
-    def __await__(self) -> Generator[Any, None, RSocket]:
-        return self._open().__await__()
+    async def _start(self) -> _Client:
+        # The casts are the overloads' promise: no policy, a plain RSocket; a policy, a reconnecting one.
+        if self._reconnect is None:
+            return cast(_Client, await self._open())
+        client = await ReconnectingRSocket.open(
+            self._open, self._reconnect, on_state_change=self._on_state_change, name=self._uri
+        )
+        return cast(_Client, client)
 
-    async def __aenter__(self) -> RSocket:
-        self._rsocket = await self._open()
-        return self._rsocket
+    def __await__(self) -> Generator[Any, None, _Client]:
+        return self._start().__await__()
+
+    async def __aenter__(self) -> _Client:
+        self._client = await self._start()
+        return self._client
 
     async def __aexit__(
         self,
@@ -86,5 +152,6 @@ class connect:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._rsocket is not None:
-            await self._rsocket.aclose()
+        client = cast(RSocket | ReconnectingRSocket | None, self._client)
+        if client is not None:
+            await client.aclose()

@@ -26,8 +26,8 @@ def _script(shell: str, capsys: pytest.CaptureFixture[str]) -> str:
 
 def _need(shell: str) -> str:
     path = shutil.which(shell)
-    if path is None:
-        pytest.skip(f"{shell} is not installed")
+    # scripts/install provides every shell; a missing one must fail the run, not hide it.
+    assert path is not None, f"{shell} is not installed: run `bash scripts/install --peers`"
     return path
 
 
