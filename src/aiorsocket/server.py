@@ -12,7 +12,7 @@ from .errors import LocalProtocolError
 from .frames.types import MAX_FRAME_SIZE
 from .handler import RequestHandler
 from .protocol import Connection, ConnectionConfig, Role
-from .protocol.config import DEFAULT_MAX_INBOUND_PAYLOAD
+from .protocol.config import DEFAULT_MAX_INBOUND_PAYLOAD, DEFAULT_MAX_STREAMS
 from .session import Acceptor, RSocket
 from .transports.base import FrameTransport, Listener
 from .transports.tls import SSLOption
@@ -136,6 +136,7 @@ class serve:
         fragment_size: int = 0,
         max_inbound_payload_size: int = DEFAULT_MAX_INBOUND_PAYLOAD,
         max_frame_size: int = MAX_FRAME_SIZE,
+        max_streams: int = DEFAULT_MAX_STREAMS,
         ssl: SSLOption = None,
     ) -> None:
         if not uris:
@@ -144,6 +145,7 @@ class serve:
             fragment_size=fragment_size,
             max_inbound_payload_size=max_inbound_payload_size,
             max_frame_size=max_frame_size,
+            max_streams=max_streams,
         )
         if isinstance(handler, RequestHandler):
             self._server = Server(uris, handler, None, config, ssl)

@@ -172,8 +172,14 @@ class RequestStream(AsyncIterator[Payload]):
         return self
 
     async def __anext__(self) -> Payload:
+        inbound = self._inbound
+        if inbound._items:
+            # Fast path: an item is waiting, so no nested coroutine and no suspension.
+            payload = inbound._items.popleft()
+            inbound._account()
+            return payload
         try:
-            return await self._inbound.get()
+            return await inbound.get()
         except asyncio.CancelledError:
             self.cancel()
             raise
@@ -247,6 +253,7 @@ class RSocket:
         self._flush_handle: asyncio.Handle | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._paused_frames: list[memoryview] | None = None
+        self._handlers_full = False
         self._closed: asyncio.Future[None] = self._loop.create_future()
         self._close_error: BaseException | None = None
         self._setup_done: asyncio.Future[None] = self._loop.create_future()
@@ -422,10 +429,10 @@ class RSocket:
         """Send a channel's outbound payloads as the peer grants credit."""
         try:
             async for item in outbound:
-                if not await self._wait_credit(stream_id, state):
+                if not self._send_item(stream_id, item) and not await self._send_later(
+                    stream_id, state, item
+                ):
                     return
-                self._conn.send_payload(stream_id, item.data, item.metadata)
-                await self._after_send()
             if self._conn.send_complete(stream_id):
                 self._flush_soon()
         except asyncio.CancelledError:
@@ -451,6 +458,25 @@ class RSocket:
                 await state.credit_waiter
             finally:
                 state.credit_waiter = None
+
+    def _send_item(self, stream_id: int, item: Payload) -> bool:
+        """Send at once when credit allows and the transport is not full; False: use _send_later."""
+        stream = self._conn.stream(stream_id)
+        if stream is None or stream.send_credit <= 0 or self._transport.write_paused:
+            return False
+        self._conn.send_payload(stream_id, item.data, item.metadata)
+        if self._conn.bytes_to_send >= _FLUSH_BYTES:
+            self._flush()
+        elif self._flush_handle is None:
+            self._flush_handle = self._loop.call_soon(self._flush)
+        return True
+
+    async def _send_later(self, stream_id: int, state: _Stream, item: Payload) -> bool:
+        if not await self._wait_credit(stream_id, state):
+            return False
+        self._conn.send_payload(stream_id, item.data, item.metadata)
+        await self._after_send()
+        return True
 
     async def _after_send(self) -> None:
         if self._conn.bytes_to_send >= _FLUSH_BYTES:
@@ -673,15 +699,22 @@ class RSocket:
         kind = event.kind
         stream_id = event.stream_id
         if kind is RequestKind.FIRE_AND_FORGET:
-            if len(self._tasks) >= self._conn.config.max_streams:
-                # FF-2: delivery is best effort; a flood of slow handlers must not grow without bound.
-                logger.warning("fire-and-forget dropped: %d handlers already running", len(self._tasks))
-                return
-            self._spawn(self._run_quietly(self._handler.fire_and_forget(payload), "fire-and-forget"))
+            self._tasks.add(
+                self._loop.create_task(
+                    self._run_quietly(self._handler.fire_and_forget(payload), "fire-and-forget")
+                )
+            )
+            if len(self._tasks) >= self._conn.config.max_streams and not self._handlers_full:
+                # A flood of slow handlers must not grow without bound: stop reading (TCP pushes
+                # back on the sender) instead of dropping what already arrived.
+                self._handlers_full = True
+                self._transport.pause_reading()
             return
         state = self._streams[stream_id] = _Stream()
         if kind is RequestKind.REQUEST_RESPONSE:
-            state.task = self._spawn(self._respond(stream_id, payload))
+            # Tracked by its stream alone (the close path cancels it from there): no set, no
+            # done callback, which cost more than the rest of a small request/response.
+            state.task = self._loop.create_task(self._respond(stream_id, payload))
         elif kind is RequestKind.REQUEST_STREAM:
             state.task = self._spawn(
                 self._produce(stream_id, state, lambda: self._handler.request_stream(payload))
@@ -737,10 +770,10 @@ class RSocket:
                 source = await source
             iterator = aiter(source)
             async for item in iterator:
-                if not await self._wait_credit(stream_id, state):
+                if not self._send_item(stream_id, item) and not await self._send_later(
+                    stream_id, state, item
+                ):
                     return
-                self._conn.send_payload(stream_id, item.data, item.metadata)
-                await self._after_send()
             if self._conn.send_complete(stream_id):
                 self._flush_soon()
         except asyncio.CancelledError:
@@ -780,6 +813,11 @@ class RSocket:
         except Exception:
             # FF-2: there is nobody to tell on the wire.
             logger.exception("%s handler failed", what)
+        finally:
+            self._tasks.discard(asyncio.current_task(self._loop))
+            if self._handlers_full and len(self._tasks) <= self._conn.config.max_streams // 2:
+                self._handlers_full = False
+                self._transport.resume_reading()
 
     def _spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
         task = asyncio.ensure_future(coro)

@@ -344,28 +344,6 @@ async def test_workers_share_the_port_and_a_dead_worker_is_restarted(running: li
     assert await process.exit_code() == EXIT_OK
 
 
-async def _exited(pid: int) -> None:
-    """Wait for process ``pid`` (not our child) to end, without polling: its pidfd turns readable."""
-    fd = os.pidfd_open(pid)
-    loop = asyncio.get_running_loop()
-    done = loop.create_future()
-    loop.add_reader(fd, done.set_result, None)
-    try:
-        async with asyncio.timeout(TIMEOUT):
-            await done
-    finally:
-        loop.remove_reader(fd)
-        os.close(fd)
-
-
-async def test_workers_stop_when_their_supervisor_is_killed_outright(running: list[ServeProcess]) -> None:
-    port = free_port()
-    process = await start(running, "serve_app:app", "--uri", f"tcp://127.0.0.1:{port}", "--workers", "2")
-    pids = [pid for _, pid in [await process.serving() for _ in range(2)]]
-    process.signal(signal.SIGKILL)
-    await asyncio.gather(*(_exited(pid) for pid in pids))
-
-
 async def test_a_worker_that_cannot_start_stops_the_supervisor_with_its_exit_code() -> None:
     code, stderr = await run_to_exit(
         "no_such_module:app", "--uri", f"tcp://127.0.0.1:{free_port()}", "--workers", "2"

@@ -88,6 +88,7 @@ _RESUME_FIXED: Final = struct.Struct(">IHHHH")
 _TWO_U64: Final = struct.Struct(">QQ")
 
 _U31_MASK: Final = MAX_U31
+_REQUEST_N_WORD: Final = FrameType.REQUEST_N << 10
 _U63_MASK: Final = MAX_U63
 _U32_MAX: Final = 0xFFFFFFFF
 
@@ -126,6 +127,32 @@ def _metadata_and_data(head: bytes, metadata: bytes | None, data: bytes) -> byte
     if length > MAX_U24:
         raise LocalProtocolError(f"metadata of {length} bytes does not fit a u24 length (FL-1)")
     return b"".join((head, length.to_bytes(3, "big"), metadata, data))
+
+
+def encode_message(
+    frame_type: int, stream_id: int, data: bytes, metadata: bytes | None = None, flags: int = 0
+) -> bytes:
+    """A REQUEST_RESPONSE, REQUEST_FNF or PAYLOAD frame straight from its fields.
+
+    The per-message hot path: no frame object and no checks.  ``flags`` holds the F, C and
+    N bits (M follows from ``metadata``); the caller vouches for a stream id in 1..2^31-1
+    and for a frame within the 16 MiB limit (anything larger must be fragmented first).
+    """
+    if metadata is None:
+        return _HEADER.pack(stream_id, (frame_type << 10) | flags) + data
+    return b"".join(
+        (
+            _HEADER.pack(stream_id, (frame_type << 10) | flags | FLAG_METADATA),
+            len(metadata).to_bytes(3, "big"),
+            metadata,
+            data,
+        )
+    )
+
+
+def encode_request_n(stream_id: int, n: int) -> bytes:
+    """A REQUEST_N frame; the caller vouches for a stream id and ``n`` in 1..2^31-1."""
+    return _HEADER_U32.pack(stream_id, _REQUEST_N_WORD, n)
 
 
 def _ascii_mime(name: str, value: str) -> bytes:
@@ -187,24 +214,23 @@ def _encode_keepalive(f: KeepaliveFrame) -> bytes:
     return _HEADER_U64.pack(0, _word(FrameType.KEEPALIVE, flags), f.last_received_position) + f.data
 
 
+def _check_metadata(metadata: bytes | None) -> None:
+    if metadata is not None and len(metadata) > MAX_U24:
+        raise LocalProtocolError(f"metadata of {len(metadata)} bytes does not fit a u24 length (FL-1)")
+
+
 def _encode_request_response(f: RequestResponseFrame) -> bytes:
     _check_stream_id(f.stream_id)
-    flags = 0 if f.metadata is None else FLAG_METADATA
-    if f.follows:
-        flags |= FLAG_FOLLOWS
-    return _metadata_and_data(
-        _HEADER.pack(f.stream_id, _word(FrameType.REQUEST_RESPONSE, flags)), f.metadata, f.data
+    _check_metadata(f.metadata)
+    return encode_message(
+        FrameType.REQUEST_RESPONSE, f.stream_id, f.data, f.metadata, FLAG_FOLLOWS * f.follows
     )
 
 
 def _encode_request_fnf(f: RequestFnfFrame) -> bytes:
     _check_stream_id(f.stream_id)
-    flags = 0 if f.metadata is None else FLAG_METADATA
-    if f.follows:
-        flags |= FLAG_FOLLOWS
-    return _metadata_and_data(
-        _HEADER.pack(f.stream_id, _word(FrameType.REQUEST_FNF, flags)), f.metadata, f.data
-    )
+    _check_metadata(f.metadata)
+    return encode_message(FrameType.REQUEST_FNF, f.stream_id, f.data, f.metadata, FLAG_FOLLOWS * f.follows)
 
 
 def _encode_request_stream(f: RequestStreamFrame) -> bytes:
@@ -232,7 +258,7 @@ def _encode_request_channel(f: RequestChannelFrame) -> bytes:
 def _encode_request_n(f: RequestNFrame) -> bytes:
     _check_stream_id(f.stream_id)
     _check_u31("request-n", f.request_n, minimum=1)
-    return _HEADER_U32.pack(f.stream_id, _word(FrameType.REQUEST_N, 0), f.request_n)
+    return encode_request_n(f.stream_id, f.request_n)
 
 
 def _encode_cancel(f: CancelFrame) -> bytes:
@@ -242,14 +268,9 @@ def _encode_cancel(f: CancelFrame) -> bytes:
 
 def _encode_payload(f: PayloadFrame) -> bytes:
     _check_stream_id(f.stream_id)
-    flags = 0 if f.metadata is None else FLAG_METADATA
-    if f.follows:
-        flags |= FLAG_FOLLOWS
-    if f.complete:
-        flags |= FLAG_COMPLETE
-    if f.next:
-        flags |= FLAG_NEXT
-    return _metadata_and_data(_HEADER.pack(f.stream_id, _word(FrameType.PAYLOAD, flags)), f.metadata, f.data)
+    _check_metadata(f.metadata)
+    flags = FLAG_FOLLOWS * f.follows | FLAG_COMPLETE * f.complete | FLAG_NEXT * f.next
+    return encode_message(FrameType.PAYLOAD, f.stream_id, f.data, f.metadata, flags)
 
 
 def _encode_error(f: ErrorFrame) -> bytes:
@@ -418,10 +439,14 @@ def _request_stream_id(frame_type: int, stream_id: int, flags: int) -> None:
         )
 
 
-def _split_metadata(
+def split_metadata(
     buf: Buffer, offset: int, size: int, frame_type: int, stream_id: int, flags: int
 ) -> tuple[bytes | None, bytes]:
-    """Metadata (None when M is clear) and data after the fixed fields (§1.2)."""
+    """Metadata (None when M is clear) and data after the fixed fields (§1.2).
+
+    Public for the connection's fast path, which decodes the hottest frames field by
+    field; raises the same :class:`FrameError` as :func:`decode_frame` would.
+    """
     if not flags & FLAG_METADATA:
         return None, bytes(buf[offset:])
     if size - offset < 3:
@@ -511,7 +536,7 @@ def _decode_setup(buf: Buffer, stream_id: int, flags: int, size: int) -> SetupFr
         offset += token_length
     metadata_mime, offset = _read_mime(buf, offset, size, stream_id, flags, "metadata")
     data_mime, offset = _read_mime(buf, offset, size, stream_id, flags, "data")
-    metadata, data = _split_metadata(buf, offset, size, FrameType.SETUP, stream_id, flags)
+    metadata, data = split_metadata(buf, offset, size, FrameType.SETUP, stream_id, flags)
     return SetupFrame(
         keepalive,
         lifetime,
@@ -545,13 +570,13 @@ def _decode_keepalive(buf: Buffer, stream_id: int, flags: int, size: int) -> Kee
 
 def _decode_request_response(buf: Buffer, stream_id: int, flags: int, size: int) -> RequestResponseFrame:
     _request_stream_id(FrameType.REQUEST_RESPONSE, stream_id, flags)
-    metadata, data = _split_metadata(buf, HEADER_SIZE, size, FrameType.REQUEST_RESPONSE, stream_id, flags)
+    metadata, data = split_metadata(buf, HEADER_SIZE, size, FrameType.REQUEST_RESPONSE, stream_id, flags)
     return RequestResponseFrame(stream_id, data, metadata, bool(flags & FLAG_FOLLOWS))
 
 
 def _decode_request_fnf(buf: Buffer, stream_id: int, flags: int, size: int) -> RequestFnfFrame:
     _request_stream_id(FrameType.REQUEST_FNF, stream_id, flags)
-    metadata, data = _split_metadata(buf, HEADER_SIZE, size, FrameType.REQUEST_FNF, stream_id, flags)
+    metadata, data = split_metadata(buf, HEADER_SIZE, size, FrameType.REQUEST_FNF, stream_id, flags)
     return RequestFnfFrame(stream_id, data, metadata, bool(flags & FLAG_FOLLOWS))
 
 
@@ -576,13 +601,13 @@ def _initial_request_n(buf: Buffer, frame_type: int, stream_id: int, flags: int,
 
 def _decode_request_stream(buf: Buffer, stream_id: int, flags: int, size: int) -> RequestStreamFrame:
     n = _initial_request_n(buf, FrameType.REQUEST_STREAM, stream_id, flags, size)
-    metadata, data = _split_metadata(buf, _HEADER_U32.size, size, FrameType.REQUEST_STREAM, stream_id, flags)
+    metadata, data = split_metadata(buf, _HEADER_U32.size, size, FrameType.REQUEST_STREAM, stream_id, flags)
     return RequestStreamFrame(stream_id, n, data, metadata, bool(flags & FLAG_FOLLOWS))
 
 
 def _decode_request_channel(buf: Buffer, stream_id: int, flags: int, size: int) -> RequestChannelFrame:
     n = _initial_request_n(buf, FrameType.REQUEST_CHANNEL, stream_id, flags, size)
-    metadata, data = _split_metadata(buf, _HEADER_U32.size, size, FrameType.REQUEST_CHANNEL, stream_id, flags)
+    metadata, data = split_metadata(buf, _HEADER_U32.size, size, FrameType.REQUEST_CHANNEL, stream_id, flags)
     return RequestChannelFrame(
         stream_id,
         n,
@@ -622,7 +647,7 @@ def _decode_cancel(buf: Buffer, stream_id: int, flags: int, size: int) -> Cancel
 def _decode_payload(buf: Buffer, stream_id: int, flags: int, size: int) -> PayloadFrame:
     if stream_id == 0:
         raise _dropped("PAYLOAD on stream 0 names no stream", FrameType.PAYLOAD, 0, "ID-5")
-    metadata, data = _split_metadata(buf, HEADER_SIZE, size, FrameType.PAYLOAD, stream_id, flags)
+    metadata, data = split_metadata(buf, HEADER_SIZE, size, FrameType.PAYLOAD, stream_id, flags)
     return PayloadFrame(
         stream_id,
         data,
@@ -684,7 +709,7 @@ def _decode_ext(buf: Buffer, stream_id: int, flags: int, size: int) -> ExtFrame:
     extended_type &= _U31_MASK
     if extended_type == 0:
         raise _malformed("EXT frame with extended type 0", FrameType.EXT, stream_id, flags, rule="IG-3")
-    metadata, data = _split_metadata(buf, _HEADER_U32.size, size, FrameType.EXT, stream_id, flags)
+    metadata, data = split_metadata(buf, _HEADER_U32.size, size, FrameType.EXT, stream_id, flags)
     return ExtFrame(stream_id, extended_type, data, metadata, bool(flags & FLAG_IGNORE))
 
 

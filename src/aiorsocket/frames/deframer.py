@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import struct
+
 from ..errors import ErrorCode, FaultLevel, FrameTooLargeError, LocalProtocolError
 from .types import MAX_FRAME_SIZE
 
 _PREFIX = 3
+_PREFIX_AND_ONE = struct.Struct(">I")
 
 
 class Deframer:
@@ -56,46 +59,70 @@ class Deframer:
         """
         if self._error is not None:
             raise self._error
+        # A caller-owned mutable buffer may change after we return; bytes from a read
+        # (immutable) are safe to hand out as views.
+        copy = isinstance(data, bytearray | memoryview)
         if self._buffer:
-            return self._feed_buffered(data)
-        return self._split(memoryview(data), copy=isinstance(data, bytearray | memoryview))
+            return self._feed_buffered(memoryview(data), copy)
+        return self._split(memoryview(data), copy, [])
 
-    def _feed_buffered(self, data: bytes | bytearray | memoryview) -> list[memoryview]:
+    def _feed_buffered(self, view: memoryview, copy: bool) -> list[memoryview]:
+        """Finish the frame that straddles reads from the head of ``view``, then split the rest
+        in place: only the straddling frame is ever copied, never the whole read."""
         buffer = self._buffer
-        buffer += data
-        if len(buffer) < self._needed:
+        used = 0
+        if not self._needed:
+            # The length prefix itself was cut: complete it first.
+            used = min(_PREFIX - len(buffer), len(view))
+            buffer += view[:used]
+            if len(buffer) < _PREFIX:
+                return []
+            length = (buffer[0] << 16) | (buffer[1] << 8) | buffer[2]
+            if length > self._max_frame_size:
+                raise self._too_large(length)
+            self._needed = _PREFIX + length
+        missing = self._needed - len(buffer)
+        if len(view) - used < missing:
+            buffer += view[used:]
             return []
-        # The buffer is about to be cut, so frames taken from it must own their bytes.
+        buffer += view[used : used + missing]
+        # The buffer is handed over whole to this frame; the next partial frame gets a new one.
         self._buffer = bytearray()
         self._needed = 0
-        return self._split(memoryview(bytes(buffer)), copy=False)
+        return self._split(view[used + missing :], copy, [memoryview(buffer)[_PREFIX:]])
 
-    def _split(self, view: memoryview, *, copy: bool) -> list[memoryview]:
-        frames: list[memoryview] = []
+    def _too_large(self, length: int) -> FrameTooLargeError:
+        return FrameTooLargeError(
+            f"length prefix announces a frame of {length} bytes; the limit is {self._max_frame_size}",
+            rule="FL-1",
+            level=FaultLevel.CONNECTION,
+            error_code=ErrorCode.CONNECTION_ERROR,
+        )
+
+    def _split(self, view: memoryview, copy: bool, frames: list[memoryview]) -> list[memoryview]:
+        """Append the whole frames in ``view`` to ``frames``; keep a trailing partial one."""
         size = len(view)
         offset = 0
         limit = self._max_frame_size
-        while size - offset >= _PREFIX:
-            length = (view[offset] << 16) | (view[offset + 1] << 8) | view[offset + 2]
+        append = frames.append
+        unpack = _PREFIX_AND_ONE.unpack_from
+        while (remaining := size - offset) >= _PREFIX:
+            if remaining > _PREFIX:
+                # One 4-byte read costs less than three indexed ones.
+                length = unpack(view, offset)[0] >> 8
+            else:
+                length = (view[offset] << 16) | (view[offset + 1] << 8) | view[offset + 2]
             if length > limit:
-                error = FrameTooLargeError(
-                    f"length prefix announces a frame of {length} bytes; the limit is {limit}",
-                    rule="FL-1",
-                    level=FaultLevel.CONNECTION,
-                    error_code=ErrorCode.CONNECTION_ERROR,
-                )
                 if not frames:
-                    raise error
-                self._error = error
+                    raise self._too_large(length)
+                self._error = self._too_large(length)
                 return frames
             end = offset + _PREFIX + length
             if end > size:
                 self._needed = end - offset
                 break
             frame = view[offset + _PREFIX : end]
-            # A caller-owned mutable buffer may change after we return; bytes from a
-            # read (immutable) are safe to hand out as views.
-            frames.append(memoryview(bytes(frame)) if copy else frame)
+            append(memoryview(bytes(frame)) if copy else frame)
             offset = end
         if offset < size:
             self._buffer += view[offset:]

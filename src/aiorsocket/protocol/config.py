@@ -10,6 +10,7 @@ from ..frames.types import MAX_FRAME_SIZE, MAX_U31
 #: rsocket-java refuses an MTU under 64 bytes and non-final fragments under 61 (FR-10).
 MIN_FRAGMENT_SIZE = 64
 DEFAULT_MAX_INBOUND_PAYLOAD = 64 * 1024 * 1024
+DEFAULT_MAX_STREAMS = 10_000
 
 
 @dataclass(slots=True)
@@ -36,7 +37,7 @@ class ConnectionConfig:
     max_inbound_payload_size: int = DEFAULT_MAX_INBOUND_PAYLOAD
     """Largest reassembled message (data + metadata) accepted from the peer (FR-9)."""
     max_frame_size: int = MAX_FRAME_SIZE
-    max_streams: int = 10_000
+    max_streams: int = DEFAULT_MAX_STREAMS
     """Most streams open at once on the connection, both directions: a peer's request past
     it is answered ERROR[REJECTED] (guaranteed unprocessed), so a peer cannot make us hold
     unbounded state; our own request past it raises."""

@@ -30,9 +30,10 @@ Rules that shape this module (checklist §3):
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable
 from enum import Enum
-from typing import Any
+from typing import Any, Final
 
 from ..errors import ErrorCode, FaultLevel, FrameError, LocalProtocolError
 from ..frames import (
@@ -55,7 +56,19 @@ from ..frames import (
     decode_frame,
     encode_frame,
 )
-from ..frames.types import MAX_FRAME_SIZE, MAX_STREAM_ID, FrameType
+from ..frames.codec import encode_message, encode_request_n, split_metadata
+from ..frames.types import (
+    FLAG_COMPLETE,
+    FLAG_FOLLOWS,
+    FLAG_METADATA,
+    FLAG_NEXT,
+    HEADER_SIZE,
+    MAX_FRAME_SIZE,
+    MAX_STREAM_ID,
+    MAX_U31,
+    REQUEST_TYPES,
+    FrameType,
+)
 from .config import ConnectionConfig
 from .events import (
     CancelReceived,
@@ -81,12 +94,21 @@ _SETUP_ERROR_CODES = frozenset(
         ErrorCode.REJECTED_RESUME,
     }
 )
-_REQUEST_KINDS = {
-    FrameType.REQUEST_RESPONSE: RequestKind.REQUEST_RESPONSE,
-    FrameType.REQUEST_FNF: RequestKind.FIRE_AND_FORGET,
-    FrameType.REQUEST_STREAM: RequestKind.REQUEST_STREAM,
-    FrameType.REQUEST_CHANNEL: RequestKind.REQUEST_CHANNEL,
-}
+_REQUEST_FRAMES = (RequestResponseFrame, RequestFnfFrame, RequestStreamFrame, RequestChannelFrame)
+_CREDITED_REQUEST_FRAMES = (RequestStreamFrame, RequestChannelFrame)
+_NEXT_COMPLETE: Final = FLAG_NEXT | FLAG_COMPLETE
+# Plain ints: comparing and hashing an IntEnum member costs several times more, per frame.
+_PAYLOAD: Final = int(FrameType.PAYLOAD)
+_REQUEST_N: Final = int(FrameType.REQUEST_N)
+_REQUEST_RESPONSE: Final = int(FrameType.REQUEST_RESPONSE)
+_REQUEST_FNF: Final = int(FrameType.REQUEST_FNF)
+_REQUEST_STREAM: Final = int(FrameType.REQUEST_STREAM)
+_REQUEST_CHANNEL: Final = int(FrameType.REQUEST_CHANNEL)
+_HEADER_ONLY_MESSAGES: Final = frozenset({_PAYLOAD, _REQUEST_RESPONSE, _REQUEST_FNF})
+_CREDIT_CARRIERS: Final = frozenset({_REQUEST_N, _REQUEST_STREAM, _REQUEST_CHANNEL})
+_HEADER: Final = struct.Struct(">IH")
+_HEADER_U32: Final = struct.Struct(">IHI")
+_METADATA_LENGTH: Final = 3
 
 
 class Role(Enum):
@@ -242,14 +264,16 @@ class Connection:
             receive_credit=1,
             outbound_open=False,
         )
-        self._send_message(RequestResponseFrame(stream_id, data, metadata))
+        if not self._queue_message(_REQUEST_RESPONSE, stream_id, data, metadata, 0):
+            self._send_message(RequestResponseFrame(stream_id, data, metadata))
         return stream_id
 
     def request_fire_and_forget(self, data: bytes, metadata: bytes | None = None) -> int:
         self._check_can_request()
         # FF-1: the requester's stream ends on send, so the id is never live.
         stream_id = self._allocate_stream_id()
-        self._send_message(RequestFnfFrame(stream_id, data, metadata))
+        if not self._queue_message(_REQUEST_FNF, stream_id, data, metadata, 0):
+            self._send_message(RequestFnfFrame(stream_id, data, metadata))
         return stream_id
 
     def request_stream(self, data: bytes, metadata: bytes | None = None, *, initial_n: int) -> int:
@@ -317,7 +341,10 @@ class Connection:
             stream.send_credit = credit - 1
         if stream.kind is RequestKind.REQUEST_RESPONSE:
             complete = True  # RR-1: the one response always completes
-        self._send_message(PayloadFrame(stream_id, data, metadata, False, complete, True))
+        if not self._queue_message(
+            _PAYLOAD, stream_id, data, metadata, _NEXT_COMPLETE if complete else FLAG_NEXT
+        ):
+            self._send_message(PayloadFrame(stream_id, data, metadata, False, complete, True))
         if complete:
             self._close_outbound(stream)
         return True
@@ -327,7 +354,7 @@ class Connection:
         stream = self._streams.get(stream_id)
         if stream is None or not stream.outbound_open:
             return False
-        self._emit(PayloadFrame(stream_id, b"", None, False, True, False))
+        self._queue(encode_message(_PAYLOAD, stream_id, b"", None, FLAG_COMPLETE))
         self._close_outbound(stream)
         return True
 
@@ -354,7 +381,7 @@ class Connection:
         if stream.receive_credit == UNBOUNDED:
             return True
         stream.receive_credit = add_credit(stream.receive_credit, n)
-        self._emit(RequestNFrame(stream_id, n))
+        self._queue(encode_request_n(stream_id, n))
         return True
 
     def send_cancel(self, stream_id: int) -> bool:
@@ -436,10 +463,66 @@ class Connection:
     # ------------------------------------------------------------------ inbound
 
     def receive_frame(self, buf: bytes | bytearray | memoryview, now: float) -> None:
-        """Process one whole frame (no length prefix) that arrived at ``now``."""
-        if self.state is ConnectionState.CLOSED:
+        """Process one whole frame (no length prefix) that arrived at ``now``.
+
+        The frames every message carries (PAYLOAD, REQUEST_N, whole requests) take a fast
+        path, decoded field by field with no frame object.  Anything else, and whatever the
+        fast path leaves alone (fragments, stream 0, a zero request-n), goes through
+        decode_frame, which also names every fault.
+        """
+        state = self.state
+        if state is not ConnectionState.ESTABLISHED:
+            self._receive_decoded(buf, now, state)
+            return
+        self._last_received = now
+        size = len(buf)
+        if size < HEADER_SIZE:
+            self._receive_decoded(buf, now, state)
+            return
+        stream_id, word = _HEADER.unpack_from(buf, 0)
+        stream_id &= MAX_U31
+        frame_type = word >> 10
+        if not stream_id or word & FLAG_FOLLOWS:
+            self._receive_decoded(buf, now, state)
+            return
+        if frame_type in _CREDIT_CARRIERS:
+            n = _HEADER_U32.unpack_from(buf, 0)[2] & MAX_U31 if size >= _HEADER_U32.size else 0
+            if not n:
+                self._receive_decoded(buf, now, state)
+                return
+            if frame_type == _REQUEST_N:
+                self._request_n(stream_id, n)
+                return
+            offset = _HEADER_U32.size
+        elif frame_type in _HEADER_ONLY_MESSAGES:
+            n = 0
+            offset = HEADER_SIZE
+        else:
+            self._receive_decoded(buf, now, state)
+            return
+        flags = word & 0x3FF
+        if flags & FLAG_METADATA:
+            try:
+                metadata, data = split_metadata(buf, offset, size, frame_type, stream_id, flags)
+            except FrameError as exc:
+                self._on_frame_error(exc)
+                return
+        else:
+            metadata, data = None, bytes(buf[offset:])
+        if frame_type == _PAYLOAD:
+            self._payload(
+                stream_id, data, metadata, False, bool(flags & FLAG_COMPLETE), bool(flags & FLAG_NEXT)
+            )
+        else:
+            self._request(frame_type, stream_id, data, metadata, n, bool(flags & FLAG_COMPLETE))
+
+    def _receive_decoded(
+        self, buf: bytes | bytearray | memoryview, now: float, state: ConnectionState
+    ) -> None:
+        """The general path: decode_frame, then the handler for the frame's type."""
+        if state is ConnectionState.CLOSED:
             return  # §4: after close, anything still arriving is ignored
-        if self.state is ConnectionState.SETUP_PENDING:
+        if state is ConnectionState.SETUP_PENDING:
             raise LocalProtocolError("accept or reject the pending SETUP before feeding more frames")
         self._last_received = now
         try:
@@ -447,12 +530,10 @@ class Connection:
         except FrameError as exc:
             self._on_frame_error(exc)
             return
-        if self.state is ConnectionState.AWAITING_SETUP:
+        if state is ConnectionState.AWAITING_SETUP:
             self._on_first_frame(frame)
             return
-        handler = _HANDLERS.get(frame.frame_type)
-        if handler is not None:
-            handler(self, frame)
+        _HANDLERS[frame.frame_type](self, frame)
 
     def _on_frame_error(self, exc: FrameError) -> None:
         if self.state is ConnectionState.AWAITING_SETUP:
@@ -465,7 +546,7 @@ class Connection:
         if exc.level is FaultLevel.CONNECTION:
             self._fail_connection(ErrorCode(exc.error_code), exc.message)
             return
-        self._stream_fault(exc.stream_id, exc.message, new_request=exc.frame_type in _REQUEST_KINDS)
+        self._stream_fault(exc.stream_id, exc.message, new_request=exc.frame_type in REQUEST_TYPES)
 
     def _stream_fault(self, stream_id: int, message: str, *, new_request: bool = False) -> None:
         """End one stream because of the peer's fault, telling both sides (D-17)."""
@@ -515,9 +596,6 @@ class Connection:
         # Client-initiated ids are odd (ID-2).
         return (stream_id & 1 == 1) is (self.role is Role.SERVER)
 
-    def _confirm_setup(self) -> None:
-        self._setup_confirmed = True
-
     # Handlers by frame type ---------------------------------------------------
 
     def _on_setup(self, frame: SetupFrame) -> None:
@@ -526,7 +604,7 @@ class Connection:
     def _on_lease(self, frame: LeaseFrame) -> None:
         # Leasing is never negotiated yet (a SETUP with L is refused), so the LEASE grants
         # nothing (U-1); it still shows the server accepted our SETUP (SU-10).
-        self._confirm_setup()
+        self._setup_confirmed = True
 
     def _on_keepalive(self, frame: KeepaliveFrame) -> None:
         if frame.respond:
@@ -534,88 +612,110 @@ class Connection:
             self._emit(KeepaliveFrame(0, frame.data, False))
 
     def _on_request(self, frame: Frame) -> None:
-        assert isinstance(
-            frame, RequestResponseFrame | RequestFnfFrame | RequestStreamFrame | RequestChannelFrame
+        assert isinstance(frame, _REQUEST_FRAMES)
+        initial_n = frame.initial_request_n if isinstance(frame, _CREDITED_REQUEST_FRAMES) else 0
+        complete = isinstance(frame, RequestChannelFrame) and frame.complete
+        # FR-5: F together with C (only REQUEST_CHANNEL has C) ends the message at once.
+        first_fragment = frame if frame.follows and not complete else None
+        self._request(
+            frame.frame_type, frame.stream_id, frame.data, frame.metadata, initial_n, complete, first_fragment
         )
-        stream_id = frame.stream_id
-        if not self._is_peer_stream_id(stream_id) or stream_id in self._streams:
+
+    def _request(
+        self,
+        frame_type: int,
+        stream_id: int,
+        data: bytes,
+        metadata: bytes | None,
+        initial_n: int,
+        complete: bool,
+        first_fragment: MessageFrame | None = None,
+    ) -> None:
+        """A request frame, whole or (``first_fragment``) the first of its fragments."""
+        streams = self._streams
+        if not self._is_peer_stream_id(stream_id) or stream_id in streams:
             return  # ID-5 / D-10
-        self._confirm_setup()
+        self._setup_confirmed = True
+        is_fnf = frame_type == _REQUEST_FNF
         if self.state is ConnectionState.CLOSING:
-            if not isinstance(frame, RequestFnfFrame):
+            if not is_fnf:
                 self._emit(ErrorFrame(stream_id, ErrorCode.REJECTED, b"connection is closing"))
             return
-        if len(self._streams) >= self.config.max_streams and not (
-            isinstance(frame, RequestFnfFrame) and not frame.follows
-        ):
-            if not isinstance(frame, RequestFnfFrame):
+        whole_fnf = is_fnf and first_fragment is None
+        if len(streams) >= self.config.max_streams and not whole_fnf:
+            if not is_fnf:
                 message = f"too many open streams (limit {self.config.max_streams})"
                 self._emit(ErrorFrame(stream_id, ErrorCode.REJECTED, message.encode()))
             return
-        # FR-5: F together with C (only REQUEST_CHANNEL has C) ends the message at once.
-        if frame.follows and not (isinstance(frame, RequestChannelFrame) and frame.complete):
-            stream = self._open_responder_stream(frame)
-            stream.reassembly = Reassembly(frame)
+        if whole_fnf:
+            # FF-1: a whole fire-and-forget ends as it arrives; there is no stream to keep.
+            self._events.append(
+                RequestReceived(stream_id, RequestKind.FIRE_AND_FORGET, data, metadata, 0, False)
+            )
+            return
+        stream = self._open_responder_stream(frame_type, stream_id, initial_n)
+        if first_fragment is not None:
+            stream.reassembly = Reassembly(first_fragment)
             self._check_reassembly_size(stream)
             return
-        self._deliver_request(frame, self._open_responder_stream(frame))
+        self._deliver_request(stream, data, metadata, initial_n, complete)
 
-    def _open_responder_stream(
-        self, frame: RequestResponseFrame | RequestFnfFrame | RequestStreamFrame | RequestChannelFrame
-    ) -> Stream:
-        kind = _REQUEST_KINDS[frame.frame_type]
-        if isinstance(frame, RequestResponseFrame):
+    def _open_responder_stream(self, frame_type: int, stream_id: int, initial_n: int) -> Stream:
+        if frame_type == _REQUEST_RESPONSE:
             stream = Stream(
-                frame.stream_id, kind, is_requester=False, send_credit=1, receive_credit=0, inbound_open=False
-            )
-        elif isinstance(frame, RequestStreamFrame):
-            stream = Stream(
-                frame.stream_id,
-                kind,
+                stream_id,
+                RequestKind.REQUEST_RESPONSE,
                 is_requester=False,
-                send_credit=add_credit(0, frame.initial_request_n),
+                send_credit=1,
                 receive_credit=0,
                 inbound_open=False,
             )
-        elif isinstance(frame, RequestChannelFrame):
+        elif frame_type == _REQUEST_STREAM:
             stream = Stream(
-                frame.stream_id,
-                kind,
+                stream_id,
+                RequestKind.REQUEST_STREAM,
                 is_requester=False,
-                send_credit=add_credit(0, frame.initial_request_n),
+                send_credit=add_credit(0, initial_n),
+                receive_credit=0,
+                inbound_open=False,
+            )
+        elif frame_type == _REQUEST_CHANNEL:
+            stream = Stream(
+                stream_id,
+                RequestKind.REQUEST_CHANNEL,
+                is_requester=False,
+                send_credit=add_credit(0, initial_n),
                 receive_credit=0,
                 inbound_open=True,
             )
         else:
             # Fire-and-forget keeps a record only while its fragments arrive.
             stream = Stream(
-                frame.stream_id,
-                kind,
+                stream_id,
+                RequestKind.FIRE_AND_FORGET,
                 is_requester=False,
                 send_credit=0,
                 receive_credit=0,
                 inbound_open=True,
                 outbound_open=False,
             )
-        self._streams[frame.stream_id] = stream
+        self._streams[stream_id] = stream
         return stream
 
-    def _deliver_request(self, frame: MessageFrame, stream: Stream) -> None:
+    def _deliver_request(
+        self, stream: Stream, data: bytes, metadata: bytes | None, initial_n: int, complete: bool
+    ) -> None:
+        """Hand the driver a request; ``complete`` (the requester's half is done) counts for channels only."""
         kind = stream.kind
-        complete = False
-        if kind is RequestKind.FIRE_AND_FORGET:
-            del self._streams[stream.stream_id]
-            self._maybe_finish_closing()
-        elif kind is RequestKind.REQUEST_CHANNEL:
-            complete = isinstance(frame, RequestChannelFrame | PayloadFrame) and frame.complete
+        if kind is RequestKind.REQUEST_CHANNEL:
             if complete:
                 stream.inbound_open = False
-        initial_n = (
-            frame.initial_request_n if isinstance(frame, RequestStreamFrame | RequestChannelFrame) else 0
-        )
-        self._events.append(
-            RequestReceived(stream.stream_id, kind, frame.data, frame.metadata, initial_n, complete)
-        )
+        else:
+            complete = False
+            if kind is RequestKind.FIRE_AND_FORGET:
+                del self._streams[stream.stream_id]
+                self._maybe_finish_closing()
+        self._events.append(RequestReceived(stream.stream_id, kind, data, metadata, initial_n, complete))
 
     def _check_reassembly_size(self, stream: Stream) -> bool:
         reassembly = stream.reassembly
@@ -630,17 +730,20 @@ class Connection:
         return False
 
     def _on_request_n(self, frame: RequestNFrame) -> None:
-        stream = self._streams.get(frame.stream_id)
+        self._request_n(frame.stream_id, frame.request_n)
+
+    def _request_n(self, stream_id: int, n: int) -> None:
+        stream = self._streams.get(stream_id)
         if stream is None or not stream.outbound_open:
             return
         if stream.kind is RequestKind.REQUEST_RESPONSE:
             return  # U-1: meaningless for request/response
-        stream.send_credit = add_credit(stream.send_credit, frame.request_n)
-        self._confirm_setup()
+        stream.send_credit = add_credit(stream.send_credit, n)
+        self._setup_confirmed = True
         if not _awaiting_request_fragments(stream):
             # While the request is still arriving the credit is only banked: the driver
             # reads it from the stream once it has the request.
-            self._events.append(RequestNReceived(frame.stream_id, frame.request_n))
+            self._events.append(RequestNReceived(stream_id, n))
 
     def _on_cancel(self, frame: CancelFrame) -> None:
         stream = self._streams.get(frame.stream_id)
@@ -672,35 +775,41 @@ class Connection:
         self._maybe_finish_closing()
 
     def _on_payload(self, frame: PayloadFrame) -> None:
-        stream = self._streams.get(frame.stream_id)
+        self._payload(frame.stream_id, frame.data, frame.metadata, frame.follows, frame.complete, frame.next)
+
+    def _payload(
+        self,
+        stream_id: int,
+        data: bytes,
+        metadata: bytes | None,
+        follows: bool,
+        complete: bool,
+        is_next: bool,
+    ) -> None:
+        stream = self._streams.get(stream_id)
         if stream is None:
             return  # ID-5
         reassembly = stream.reassembly
-        if reassembly is None and not stream.inbound_open:
-            return  # U-1: that half is already complete
         if reassembly is not None:
-            reassembly.add(frame)
+            reassembly.add(data, metadata)
             if not self._check_reassembly_size(stream):
                 return
-            if frame.follows and not frame.complete:
+            if follows and not complete:
                 return
             stream.reassembly = None
             first = reassembly.first
             if not isinstance(first, PayloadFrame):
-                self._deliver_request(
-                    _whole_request(first, reassembly.data(), reassembly.metadata(), frame.complete), stream
-                )
+                initial_n = first.initial_request_n if isinstance(first, _CREDITED_REQUEST_FRAMES) else 0
+                self._deliver_request(stream, reassembly.data(), reassembly.metadata(), initial_n, complete)
                 return
-            frame = PayloadFrame(
-                frame.stream_id, reassembly.data(), reassembly.metadata(), False, frame.complete, True
-            )
-        elif frame.follows and not frame.complete:
-            stream.reassembly = Reassembly(frame)
+            data, metadata, is_next = reassembly.data(), reassembly.metadata(), True
+        elif not stream.inbound_open:
+            return  # U-1: that half is already complete
+        elif follows and not complete:
+            stream.reassembly = Reassembly(PayloadFrame(stream_id, data, metadata, True, False, is_next))
             self._check_reassembly_size(stream)
             return
-        self._confirm_setup()
-        complete = frame.complete
-        is_next = frame.next
+        self._setup_confirmed = True
         if stream.kind is RequestKind.REQUEST_RESPONSE:
             complete = True  # RR-3
         elif not (is_next or complete):
@@ -710,16 +819,15 @@ class Connection:
             if credit != UNBOUNDED:
                 if credit <= 0:
                     self._stream_fault(
-                        frame.stream_id,
-                        f"peer sent more payloads than requested on stream {frame.stream_id} (RN-3)",
+                        stream_id, f"peer sent more payloads than requested on stream {stream_id} (RN-3)"
                     )
                     return
                 stream.receive_credit = credit - 1
         if complete:
             stream.inbound_open = False
-            if stream.finished:
-                del self._streams[frame.stream_id]
-        self._events.append(PayloadReceived(frame.stream_id, frame.data, frame.metadata, is_next, complete))
+            if not stream.outbound_open:
+                del self._streams[stream_id]
+        self._events.append(PayloadReceived(stream_id, data, metadata, is_next, complete))
         if complete:
             self._maybe_finish_closing()
 
@@ -730,7 +838,7 @@ class Connection:
         stream = self._streams.pop(frame.stream_id, None)
         if stream is None:
             return  # ID-5
-        self._confirm_setup()
+        self._setup_confirmed = True
         if not _awaiting_request_fragments(stream):
             self._events.append(ErrorReceived(frame.stream_id, frame.error_code, frame.message))
         self._maybe_finish_closing()
@@ -766,9 +874,25 @@ class Connection:
     # ------------------------------------------------------------------ sending helpers
 
     def _emit(self, frame: Frame) -> None:
-        encoded = encode_frame(frame)
+        self._queue(encode_frame(frame))
+
+    def _queue(self, encoded: bytes) -> None:
         self._out.append(encoded)
         self._out_bytes += len(encoded)
+
+    def _queue_message(
+        self, frame_type: int, stream_id: int, data: bytes, metadata: bytes | None, flags: int
+    ) -> bool:
+        """Queue a REQUEST_RESPONSE, REQUEST_FNF or PAYLOAD without building a frame object;
+        False (nothing queued) when it is too large for one frame and must be fragmented."""
+        size = HEADER_SIZE + len(data)
+        if metadata is not None:
+            size += _METADATA_LENGTH + len(metadata)
+        if size > self._fragment_size:
+            return False
+        self._out.append(encode_message(frame_type, stream_id, data, metadata, flags))
+        self._out_bytes += size
+        return True
 
     def _send_message(self, frame: MessageFrame) -> None:
         if encoded_size(frame) <= self._fragment_size:
@@ -794,16 +918,6 @@ def _request_n_value(n: int) -> int:
 def _awaiting_request_fragments(stream: Stream) -> bool:
     """True while a fragmented request is still arriving: the driver has not seen it yet."""
     return stream.reassembly is not None and not isinstance(stream.reassembly.first, PayloadFrame)
-
-
-def _whole_request(first: MessageFrame, data: bytes, metadata: bytes | None, complete: bool) -> MessageFrame:
-    if isinstance(first, RequestStreamFrame):
-        return RequestStreamFrame(first.stream_id, first.initial_request_n, data, metadata)
-    if isinstance(first, RequestChannelFrame):
-        return RequestChannelFrame(first.stream_id, first.initial_request_n, data, metadata, False, complete)
-    if isinstance(first, RequestFnfFrame):
-        return RequestFnfFrame(first.stream_id, data, metadata)
-    return RequestResponseFrame(first.stream_id, data, metadata)
 
 
 _HANDLERS: dict[int, Callable[[Connection, Any], None]] = {

@@ -114,16 +114,17 @@ class Reassembly:
         self.data_parts = [first.data]
         self.size = len(first.data) + (0 if first.metadata is None else len(first.metadata))
 
-    def add(self, frame: PayloadFrame) -> None:
-        if frame.metadata is not None:
+    def add(self, data: bytes, metadata: bytes | None) -> None:
+        """The data and metadata of the next continuation (a PAYLOAD with or without F)."""
+        if metadata is not None:
             if self.metadata_parts is None:
                 # Lenient: metadata after a first fragment without M (FR-4 forbids it,
                 # rsocket-java would break); keep it rather than lose it.
                 self.metadata_parts = []
-            self.metadata_parts.append(frame.metadata)
-            self.size += len(frame.metadata)
-        self.data_parts.append(frame.data)
-        self.size += len(frame.data)
+            self.metadata_parts.append(metadata)
+            self.size += len(metadata)
+        self.data_parts.append(data)
+        self.size += len(data)
 
     def metadata(self) -> bytes | None:
         return None if self.metadata_parts is None else b"".join(self.metadata_parts)
