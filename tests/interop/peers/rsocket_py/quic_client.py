@@ -15,10 +15,11 @@ import contextlib
 import sys
 from datetime import timedelta
 
-import client as scenarios
 from aioquic.quic.configuration import QuicConfiguration
 from rsocket.helpers import single_transport_provider
 from rsocket.transports.aioquic_transport import rsocket_connect
+
+import client as scenarios
 
 CAFILE = ""
 

@@ -17,6 +17,7 @@ import signal
 from aioquic.quic.configuration import QuicConfiguration
 from rsocket.rsocket_server import RSocketServer
 from rsocket.transports.aioquic_transport import rsocket_serve
+
 from server import FRAGMENT_SIZE, ConformanceHandler
 
 

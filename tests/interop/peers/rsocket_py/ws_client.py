@@ -14,10 +14,11 @@ import asyncio
 from datetime import timedelta
 from typing import Any
 
-import client as scenarios
 import websockets
 from rsocket.helpers import single_transport_provider
 from rsocket.transports.websockets_transport import WebsocketsTransport
+
+import client as scenarios
 
 WS_PATH = "/rsocket"
 MAX_MESSAGE = 1 << 24

@@ -17,6 +17,7 @@ from typing import Any
 import websockets
 from rsocket.rsocket_server import RSocketServer
 from rsocket.transports.websockets_transport import WebsocketsTransport
+
 from server import FRAGMENT_SIZE, ConformanceHandler
 
 WS_PATH = "/rsocket"
