@@ -25,7 +25,7 @@ import logging
 import math
 import random
 import time
-from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from types import TracebackType
 from typing import Final, Protocol, TypeVar
 
@@ -34,12 +34,13 @@ from .errors import ConnectionCloseError, ConnectionError, ConnectionLostError, 
 from .payload import Payload
 from .reconnect import (
     ClientState,
-    DeferredStream,
+    DeferredRequester,
     ReconnectingRSocket,
     ReconnectPolicy,
     StateChange,
+    StreamOpener,
 )
-from .session import DEFAULT_LIMIT_RATE, RequestStream, RSocket, _check_limit
+from .session import RequestStream, RSocket
 
 logger = logging.getLogger("aiorsocket.loadbalance")
 
@@ -166,7 +167,7 @@ def _default_connector(uri: str) -> Awaitable[RSocket]:
     return connect(uri)
 
 
-class LoadBalancedRSocket:
+class LoadBalancedRSocket(DeferredRequester):
     """A requester over a pool of servers (see the module docstring).
 
     ``connector(uri)`` opens one connection (default ``aiorsocket.connect(uri)``;
@@ -355,41 +356,8 @@ class LoadBalancedRSocket:
         """Push to one target, as rsocket-java's load balancer does."""
         await self._call(lambda rsocket: rsocket.metadata_push(metadata), answered=False)
 
-    def request_stream(
-        self,
-        payload: Payload,
-        *,
-        limit_rate: int | None = DEFAULT_LIMIT_RATE,
-        low_tide: int | None = None,
-    ) -> DeferredStream:
-        _check_limit(limit_rate, low_tide)
-        return DeferredStream(
-            _PoolOpener(
-                self,
-                lambda rsocket: rsocket.request_stream(payload, limit_rate=limit_rate, low_tide=low_tide),
-                reopenable=True,
-            )
-        )
-
-    def request_channel(
-        self,
-        payload: Payload,
-        outbound: AsyncIterable[Payload] | None = None,
-        *,
-        limit_rate: int | None = DEFAULT_LIMIT_RATE,
-        low_tide: int | None = None,
-    ) -> DeferredStream:
-        """A channel with ``outbound`` is never re-sent elsewhere: its items may already be taken."""
-        _check_limit(limit_rate, low_tide)
-        return DeferredStream(
-            _PoolOpener(
-                self,
-                lambda rsocket: rsocket.request_channel(
-                    payload, outbound, limit_rate=limit_rate, low_tide=low_tide
-                ),
-                reopenable=outbound is None,
-            )
-        )
+    def _opener(self, open_on: Callable[[RSocket], RequestStream], *, reopenable: bool) -> StreamOpener:
+        return _PoolOpener(self, open_on, reopenable=reopenable)
 
     # ------------------------------------------------------------------ lifecycle
 

@@ -19,6 +19,7 @@ What happens to a request depends on whether the server can have seen it:
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import logging
 import math
@@ -281,7 +282,54 @@ def _is_permanent(exc: BaseException) -> bool:
     return not isinstance(exc, OSError | RSocketError)
 
 
-class ReconnectingRSocket:
+class DeferredRequester(abc.ABC):
+    """request_stream / request_channel for requesters whose connection is picked when the
+    first item is asked for (the current one, the next one, or a pool's choice)."""
+
+    @abc.abstractmethod
+    def _opener(self, open_on: Callable[[RSocket], RequestStream], *, reopenable: bool) -> StreamOpener: ...
+
+    def request_stream(
+        self,
+        payload: Payload,
+        *,
+        limit_rate: int | None = DEFAULT_LIMIT_RATE,
+        low_tide: int | None = None,
+    ) -> DeferredStream:
+        """As :meth:`RSocket.request_stream`, on the connection chosen when it opens."""
+        _check_limit(limit_rate, low_tide)
+        return DeferredStream(
+            self._opener(
+                lambda rsocket: rsocket.request_stream(payload, limit_rate=limit_rate, low_tide=low_tide),
+                reopenable=True,
+            )
+        )
+
+    def request_channel(
+        self,
+        payload: Payload,
+        outbound: AsyncIterable[Payload] | None = None,
+        *,
+        limit_rate: int | None = DEFAULT_LIMIT_RATE,
+        low_tide: int | None = None,
+    ) -> DeferredStream:
+        """As :meth:`RSocket.request_channel`, on the connection chosen when it opens.
+
+        A channel with ``outbound`` is never opened twice: its first outbound items may
+        already have been taken from ``outbound`` for a connection that refused it.
+        """
+        _check_limit(limit_rate, low_tide)
+        return DeferredStream(
+            self._opener(
+                lambda rsocket: rsocket.request_channel(
+                    payload, outbound, limit_rate=limit_rate, low_tide=low_tide
+                ),
+                reopenable=outbound is None,
+            )
+        )
+
+
+class ReconnectingRSocket(DeferredRequester):
     """A requester that survives lost connections (see the module docstring).
 
     Same requester API as :class:`RSocket`; ``request_stream`` and
@@ -573,46 +621,8 @@ class ReconnectingRSocket:
     async def metadata_push(self, metadata: bytes) -> None:
         await self._call(lambda rsocket: rsocket.metadata_push(metadata))
 
-    def request_stream(
-        self,
-        payload: Payload,
-        *,
-        limit_rate: int | None = DEFAULT_LIMIT_RATE,
-        low_tide: int | None = None,
-    ) -> DeferredStream:
-        """As :meth:`RSocket.request_stream`, on the current connection or the next one."""
-        _check_limit(limit_rate, low_tide)
-        return DeferredStream(
-            _ReconnectOpener(
-                self,
-                lambda rsocket: rsocket.request_stream(payload, limit_rate=limit_rate, low_tide=low_tide),
-                reopenable=True,
-            )
-        )
-
-    def request_channel(
-        self,
-        payload: Payload,
-        outbound: AsyncIterable[Payload] | None = None,
-        *,
-        limit_rate: int | None = DEFAULT_LIMIT_RATE,
-        low_tide: int | None = None,
-    ) -> DeferredStream:
-        """As :meth:`RSocket.request_channel`, on the current connection or the next one.
-
-        A channel with ``outbound`` is never opened twice: its first outbound items may
-        already have been taken from ``outbound`` for the connection that refused it.
-        """
-        _check_limit(limit_rate, low_tide)
-        return DeferredStream(
-            _ReconnectOpener(
-                self,
-                lambda rsocket: rsocket.request_channel(
-                    payload, outbound, limit_rate=limit_rate, low_tide=low_tide
-                ),
-                reopenable=outbound is None,
-            )
-        )
+    def _opener(self, open_on: Callable[[RSocket], RequestStream], *, reopenable: bool) -> StreamOpener:
+        return _ReconnectOpener(self, open_on, reopenable=reopenable)
 
 
 class _ReconnectOpener:
