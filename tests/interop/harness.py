@@ -274,35 +274,44 @@ def run_peer_client(
     killed at ``timeout``. The runner's stderr (tail) is added under ``"stderr"``. Raises
     :class:`PeerProcessError` if the runner crashes, times out or prints no JSON result.
     """
+    cmd = peer_command(peer, "client", scenario_args(port, scenario, route_mode, timeout))
+    return run_scenario_command(cmd, f"{peer} client {scenario}", timeout)
+
+
+def scenario_args(port: int, scenario: str, route_mode: bool, timeout: float) -> list[str]:
+    """The arguments every scenario runner takes; each bounded wait inside gets a quarter of
+    ``timeout`` (at least 2 s)."""
     if scenario not in SCENARIOS:
         raise ValueError(f"unknown scenario {scenario!r}; expected one of {SCENARIOS}")
     step_ms = max(2000, int(timeout * 1000 / 4))
     args = ["--port", str(port), "--scenario", scenario, "--timeout-ms", str(step_ms)]
     if route_mode:
         args.append("--route-mode")
-    cmd = peer_command(peer, "client", args)
+    return args
+
+
+def run_scenario_command(cmd: list[str], label: str, timeout: float) -> dict[str, Any]:
+    """Run a scenario runner's command line and return the JSON result of its last line."""
     try:
         done = subprocess.run(
             cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, check=False
         )
     except subprocess.TimeoutExpired as exc:
         err = (exc.stderr or b"").decode("utf-8", "replace")[-_STDERR_TAIL:]
-        raise PeerProcessError(
-            f"{peer} client {scenario} did not finish within {timeout:g} s; stderr:\n{err}"
-        ) from None
+        raise PeerProcessError(f"{label} did not finish within {timeout:g} s; stderr:\n{err}") from None
     stdout = done.stdout.decode("utf-8", "replace")
     stderr = done.stderr.decode("utf-8", "replace")[-_STDERR_TAIL:]
     lines = [line for line in stdout.splitlines() if line.strip()]
     if done.returncode != 0 or not lines:
         raise PeerProcessError(
-            f"{peer} client {scenario} exited with code {done.returncode}; "
+            f"{label} exited with code {done.returncode}; "
             f"stdout:\n{stdout[-_STDERR_TAIL:]}\nstderr:\n{stderr}"
         )
     try:
         result = json.loads(lines[-1])
     except ValueError:
-        raise PeerProcessError(f"{peer} client {scenario} printed no JSON result: {lines[-1]!r}") from None
+        raise PeerProcessError(f"{label} printed no JSON result: {lines[-1]!r}") from None
     if not isinstance(result, dict) or "ok" not in result:
-        raise PeerProcessError(f"{peer} client {scenario} result lacks 'ok': {lines[-1]!r}")
+        raise PeerProcessError(f"{label} result lacks 'ok': {lines[-1]!r}")
     result.setdefault("stderr", stderr)
     return result

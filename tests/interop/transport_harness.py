@@ -14,7 +14,6 @@ so tests fail rather than skip); only the script differs:
 from __future__ import annotations
 
 import contextlib
-import json
 import subprocess
 import sys
 import tempfile
@@ -22,15 +21,15 @@ from collections.abc import Iterator, Sequence
 from typing import Any, Final
 
 from interop.harness import (
-    _STDERR_TAIL,
     PEERS_DIR,
-    SCENARIOS,
     PeerProcessError,
     _node,
     _stop,
     _tail,
     _wait_ready,
     require_peer,
+    run_scenario_command,
+    scenario_args,
 )
 
 WS_PATH: Final = "/rsocket"
@@ -89,38 +88,8 @@ def run_peer_script_client(
     timeout: float = 60,
 ) -> dict[str, Any]:
     """Run one scenario with ``peer``'s ``script`` client against 127.0.0.1:``port``; its JSON result."""
-    if scenario not in SCENARIOS:
-        raise ValueError(f"unknown scenario {scenario!r}; expected one of {SCENARIOS}")
-    step_ms = max(2000, int(timeout * 1000 / 4))
-    args = [*extra_args, "--port", str(port), "--scenario", scenario, "--timeout-ms", str(step_ms)]
-    if route_mode:
-        args.append("--route-mode")
-    cmd = peer_script(peer, script, args)
-    try:
-        done = subprocess.run(
-            cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, check=False
-        )
-    except subprocess.TimeoutExpired as exc:
-        err = (exc.stderr or b"").decode("utf-8", "replace")[-_STDERR_TAIL:]
-        raise PeerProcessError(
-            f"{peer} {script} {scenario} did not finish within {timeout:g} s; stderr:\n{err}"
-        ) from None
-    stdout = done.stdout.decode("utf-8", "replace")
-    stderr = done.stderr.decode("utf-8", "replace")[-_STDERR_TAIL:]
-    lines = [line for line in stdout.splitlines() if line.strip()]
-    if done.returncode != 0 or not lines:
-        raise PeerProcessError(
-            f"{peer} {script} {scenario} exited with code {done.returncode}; "
-            f"stdout:\n{stdout[-_STDERR_TAIL:]}\nstderr:\n{stderr}"
-        )
-    try:
-        result = json.loads(lines[-1])
-    except ValueError:
-        raise PeerProcessError(f"{peer} {script} {scenario} printed no JSON result: {lines[-1]!r}") from None
-    if not isinstance(result, dict) or "ok" not in result:
-        raise PeerProcessError(f"{peer} {script} {scenario} result lacks 'ok': {lines[-1]!r}")
-    result.setdefault("stderr", stderr)
-    return result
+    cmd = peer_script(peer, script, [*extra_args, *scenario_args(port, scenario, route_mode, timeout)])
+    return run_scenario_command(cmd, f"{peer} {script} {scenario}", timeout)
 
 
 CONFORMANCE_SERVER: Final = PEERS_DIR.parents[2] / "examples" / "conformance_server.py"
