@@ -35,7 +35,7 @@ from support.certs import make_pki
 
 APPS: Final = Path(__file__).resolve().parent / "cli_apps"
 SERVING: Final = re.compile(r"aiorsocket: serving \S+ on (.+) \(pid (\d+)\)")
-TIMEOUT: Final = 30.0
+TIMEOUT: Final = 60.0
 
 
 def free_port() -> int:
@@ -69,13 +69,18 @@ class ServeProcess:
 
     async def stdout_match(self, pattern: re.Pattern[str]) -> re.Match[str]:
         assert self.proc.stdout is not None
-        async with asyncio.timeout(TIMEOUT):
-            while line := (await self.proc.stdout.readline()).decode():
-                found = pattern.search(line)
-                if found is not None:
-                    return found
+        try:
+            async with asyncio.timeout(TIMEOUT):
+                while line := (await self.proc.stdout.readline()).decode():
+                    found = pattern.search(line)
+                    if found is not None:
+                        return found
+            problem = "stdout ended"
+        except TimeoutError:
+            problem = f"nothing matched on stdout for {TIMEOUT:.0f} s"
         await self.kill()
-        raise AssertionError(f"stdout ended without {pattern.pattern!r}; stderr: {await self.stderr_rest()}")
+        stderr = await self.stderr_after_kill()
+        raise AssertionError(f"{problem} without {pattern.pattern!r}; stderr: {stderr}")
 
     async def stderr_line(self, text: str) -> str:
         assert self.proc.stderr is not None
@@ -107,6 +112,16 @@ class ServeProcess:
             self.stderr_lines.append(stderr.decode())
         assert self.proc.returncode is not None
         return self.proc.returncode
+
+    async def stderr_after_kill(self) -> str:
+        """What the killed process (and any worker still holding the pipe for a while) wrote to stderr."""
+        assert self.proc.stderr is not None
+        try:
+            async with asyncio.timeout(10):
+                self.stderr_lines.append((await self.proc.stderr.read()).decode())
+        except TimeoutError:
+            self.stderr_lines.append("[stderr still open 10 s after the kill]")
+        return "".join(self.stderr_lines)
 
     def signal(self, signum: int) -> None:
         self.proc.send_signal(signum)
