@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .app import Requester, Router
+from .backoff import ReconnectPolicy
 from .client import connect
 from .errors import (
     ApplicationError,
@@ -24,7 +25,8 @@ from .errors import (
 from .handler import ConnectionSetup, RequestHandler
 from .loadbalance import LoadBalancedRSocket, RoundRobin, WeightedLeastOutstanding
 from .payload import Payload
-from .reconnect import ClientState, ReconnectingRSocket, ReconnectPolicy, StateChange
+from .reconnect import ClientState, ReconnectingRSocket, StateChange
+from .resume import ResumeConfig, ResumeState, ResumeStats
 from .server import Server, serve
 from .session import RequestStream, RSocket
 from .transports.tls import TLSConfig
@@ -55,6 +57,9 @@ __all__ = [
     "RequestHandler",
     "RequestStream",
     "Requester",
+    "ResumeConfig",
+    "ResumeState",
+    "ResumeStats",
     "RoundRobin",
     "Router",
     "Server",

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Generator
+from dataclasses import replace
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, cast, overload
 
+from .backoff import ReconnectPolicy
 from .framelog import FrameLogger
 from .handler import RequestHandler
 from .payload import Payload
 from .protocol import Connection, ConnectionConfig, Role
 from .protocol.config import DEFAULT_MAX_INBOUND_PAYLOAD
-from .reconnect import ReconnectingRSocket, ReconnectPolicy, StateCallback
+from .reconnect import ReconnectingRSocket, StateCallback
+from .resume import ClientResumableTransport, ResumeConfig
 from .session import RSocket
+from .transports.base import FrameTransport
 from .transports.tls import SSLOption
 from .transports.uri import open_transport
 
@@ -40,6 +44,10 @@ class connect(Generic[_Client]):
     the server is verified against the system's CAs.  ``frame_logger`` is called with
     ``("send" | "receive", frame)`` for every frame on the wire (see :mod:`aiorsocket.framelog`).
 
+    With ``resume`` (a :class:`ResumeConfig`) the session survives the loss of its
+    connection: the client reconnects with backoff and RESUMEs, and streams carry on
+    where they were with nothing lost or repeated (see :mod:`aiorsocket.resume`).
+
     With ``reconnect`` (a :class:`ReconnectPolicy`) the result is a
     :class:`ReconnectingRSocket` that connects again whenever its connection is lost,
     reporting each state change to ``on_state_change`` (see :mod:`aiorsocket.reconnect`).
@@ -60,6 +68,7 @@ class connect(Generic[_Client]):
         max_inbound_payload_size: int = DEFAULT_MAX_INBOUND_PAYLOAD,
         ssl: SSLOption = None,
         frame_logger: FrameLogger | None = None,
+        resume: ResumeConfig | None = None,
         reconnect: None = None,
         on_state_change: None = None,
     ) -> None: ...
@@ -79,6 +88,7 @@ class connect(Generic[_Client]):
         max_inbound_payload_size: int = DEFAULT_MAX_INBOUND_PAYLOAD,
         ssl: SSLOption = None,
         frame_logger: FrameLogger | None = None,
+        resume: ResumeConfig | None = None,
         reconnect: ReconnectPolicy,
         on_state_change: StateCallback | None = None,
     ) -> None: ...
@@ -97,6 +107,7 @@ class connect(Generic[_Client]):
         max_inbound_payload_size: int = DEFAULT_MAX_INBOUND_PAYLOAD,
         ssl: SSLOption = None,
         frame_logger: FrameLogger | None = None,
+        resume: ResumeConfig | None = None,
         reconnect: ReconnectPolicy | None = None,
         on_state_change: StateCallback | None = None,
     ) -> None:
@@ -115,15 +126,24 @@ class connect(Generic[_Client]):
             fragment_size=fragment_size,
             max_inbound_payload_size=max_inbound_payload_size,
         )
+        self._resume = resume
         self._reconnect = reconnect
         self._on_state_change = on_state_change
         self._client: _Client | None = None
 
+    async def _open_link(self) -> FrameTransport:
+        return await open_transport(self._uri, ssl=self._ssl, max_frame_size=self.config.max_frame_size)
+
     async def _open(self) -> RSocket:
-        transport = await open_transport(self._uri, ssl=self._ssl, max_frame_size=self.config.max_frame_size)
+        transport = await self._open_link()
+        config = self.config
+        if self._resume is not None:
+            token = self._resume.new_token()
+            config = replace(config, resumable=True, resume_token=token)
+            transport = ClientResumableTransport(transport, token, self._resume, self._open_link)
         rsocket = RSocket(
             transport,
-            Connection(Role.CLIENT, self.config),
+            Connection(Role.CLIENT, config),
             handler=self._handler,
             frame_logger=self._frame_logger,
         )

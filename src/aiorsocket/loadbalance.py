@@ -29,6 +29,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from types import TracebackType
 from typing import Final, Protocol, TypeVar
 
+from .backoff import ReconnectPolicy
 from .client import connect
 from .errors import ConnectionCloseError, ConnectionError, ConnectionLostError, RejectedError, SetupError
 from .payload import Payload
@@ -36,7 +37,6 @@ from .reconnect import (
     ClientState,
     DeferredRequester,
     ReconnectingRSocket,
-    ReconnectPolicy,
     StateChange,
     StreamOpener,
 )

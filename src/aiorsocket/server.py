@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Generator, Sequence
+from dataclasses import replace
 from types import TracebackType
 from typing import Any
 
@@ -13,6 +14,8 @@ from .frames.types import MAX_FRAME_SIZE
 from .handler import RequestHandler
 from .protocol import Connection, ConnectionConfig, Role
 from .protocol.config import DEFAULT_MAX_INBOUND_PAYLOAD, DEFAULT_MAX_STREAMS
+from .resume import ResumeConfig
+from .resume_server import ResumeSessions
 from .session import Acceptor, RSocket
 from .transports.base import FrameTransport, Listener
 from .transports.tls import SSLOption
@@ -31,6 +34,7 @@ class Server:
         acceptor: Acceptor | None,
         config: ConnectionConfig,
         ssl: SSLOption,
+        resume: ResumeConfig | None = None,
     ) -> None:
         self.uris = list(uris)
         self._handler = handler
@@ -38,6 +42,8 @@ class Server:
         self._config = config
         self._ssl = ssl
         self._listeners: list[Listener] = []
+        self._resume_sessions = ResumeSessions(resume) if resume is not None else None
+        self._resumable_config = replace(config, resumable=True)
         self.connections: set[RSocket] = set()
         self._closed = asyncio.Event()
 
@@ -56,15 +62,27 @@ class Server:
             raise
 
     def _on_transport(self, transport: FrameTransport) -> None:
+        if self._resume_sessions is None:
+            self._start_session(transport, False)
+        else:
+            self._resume_sessions.accept(transport, self._start_session)
+
+    def _start_session(self, transport: FrameTransport, resumable: bool) -> RSocket:
         rsocket = RSocket(
             transport,
-            Connection(Role.SERVER, self._config),
+            Connection(Role.SERVER, self._resumable_config if resumable else self._config),
             handler=self._handler,
             acceptor=self._acceptor,
         )
         self.connections.add(rsocket)
         rsocket._closed.add_done_callback(lambda _: self.connections.discard(rsocket))
         rsocket.start()
+        return rsocket
+
+    @property
+    def resumable_sessions(self) -> int:
+        """Resumable sessions held now, with a link or waiting for their client's RESUME."""
+        return len(self._resume_sessions) if self._resume_sessions is not None else 0
 
     @property
     def addresses(self) -> list[Any]:
@@ -127,6 +145,8 @@ class serve:
 
     The URIs may mix schemes (``tcp``, ``tls``, ``ws``, ``wss``, ``unix``, ``local``,
     ``quic``); ``ssl`` (a :class:`TLSConfig` or ``ssl.SSLContext``) serves the secure ones.
+    With ``resume`` (a :class:`ResumeConfig`) clients that ask for it in their SETUP can
+    resume their sessions on a new connection (see :mod:`aiorsocket.resume_server`).
     """
 
     def __init__(
@@ -138,6 +158,7 @@ class serve:
         max_frame_size: int = MAX_FRAME_SIZE,
         max_streams: int = DEFAULT_MAX_STREAMS,
         ssl: SSLOption = None,
+        resume: ResumeConfig | None = None,
     ) -> None:
         if not uris:
             raise ValueError("serve() needs at least one URI, e.g. tcp://127.0.0.1:7878")
@@ -148,9 +169,9 @@ class serve:
             max_streams=max_streams,
         )
         if isinstance(handler, RequestHandler):
-            self._server = Server(uris, handler, None, config, ssl)
+            self._server = Server(uris, handler, None, config, ssl, resume)
         else:
-            self._server = Server(uris, None, handler, config, ssl)
+            self._server = Server(uris, None, handler, config, ssl, resume)
 
     async def _start(self) -> Server:
         await self._server.start()

@@ -47,12 +47,14 @@ from .protocol import (
     LeaseReceived,
     MetadataPushReceived,
     PayloadReceived,
+    PeerSilent,
     RequestKind,
     RequestNReceived,
     RequestReceived,
     SetupReceived,
 )
 from .protocol.streams import UNBOUNDED
+from .resume import ResumableTransport, ResumeStats
 from .transports.base import FrameTransport
 
 logger = logging.getLogger("aiorsocket")
@@ -242,6 +244,7 @@ class RSocket:
         frame_logger: FrameLogger | None = None,
     ) -> None:
         self._loop = asyncio.get_running_loop()
+        self._resumable = transport if isinstance(transport, ResumableTransport) else None
         if frame_logger is not None:
             transport = FrameLoggingTransport(transport, frame_logger)
         self._transport = transport
@@ -268,6 +271,7 @@ class RSocket:
             ConnectionClosed: self._on_closed,
             GracefulCloseReceived: self._on_graceful_close,
             LeaseReceived: self._on_lease,
+            PeerSilent: self._on_peer_silent,
         }
 
     # ------------------------------------------------------------------ lifecycle
@@ -286,6 +290,11 @@ class RSocket:
     @property
     def transport(self) -> FrameTransport:
         return self._transport
+
+    @property
+    def resume_stats(self) -> ResumeStats | None:
+        """Positions, retained bytes and link history of a resumable session; None if not resumable."""
+        return self._resumable.stats if self._resumable is not None else None
 
     @property
     def is_closed(self) -> bool:
@@ -557,7 +566,12 @@ class RSocket:
         self._transport.close()
 
     def transport_lost(self, exc: BaseException | None) -> None:
-        self._conn.connection_lost()
+        if isinstance(exc, ErrorFrameReceived):
+            self._conn.connection_lost(exc.message, int(exc.code))
+        elif isinstance(exc, ConnectionLostError):
+            self._conn.connection_lost(str(exc))
+        else:
+            self._conn.connection_lost()
         self._dispatch_events()
 
     # ------------------------------------------------------------------ events
@@ -653,6 +667,10 @@ class RSocket:
 
     def _on_lease(self, event: LeaseReceived) -> None:
         logger.debug("LEASE ignored: leasing is not enabled on this connection")
+
+    def _on_peer_silent(self, event: PeerSilent) -> None:
+        if self._resumable is not None:
+            self._resumable.drop_link(f"nothing from the peer for {event.silent_ms} ms")
 
     def _on_metadata_push(self, event: MetadataPushReceived) -> None:
         self._spawn(self._run_quietly(self._handler.metadata_push(event.metadata), "metadata push"))

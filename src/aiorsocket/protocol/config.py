@@ -41,6 +41,12 @@ class ConnectionConfig:
     """Most streams open at once on the connection, both directions: a peer's request past
     it is answered ERROR[REJECTED] (guaranteed unprocessed), so a peer cannot make us hold
     unbounded state; our own request past it raises."""
+    resumable: bool = False
+    """The session layer keeps this connection's state across transports (§3.14): a server
+    then accepts SETUPs carrying a resume token, and on either side a peer silent past the
+    max lifetime only costs the current transport (:class:`PeerSilent`), not the connection."""
+    resume_token: bytes | None = None
+    """Client: the token sent in SETUP (R flag) to resume with later; needs ``resumable``."""
 
     def __post_init__(self) -> None:
         for name in ("keepalive_interval", "max_lifetime"):
@@ -60,6 +66,13 @@ class ConnectionConfig:
             raise LocalProtocolError(f"max_streams must be at least 1, not {self.max_streams}")
         if not 64 <= self.max_frame_size <= MAX_FRAME_SIZE:
             raise LocalProtocolError(f"max_frame_size must be in 64..{MAX_FRAME_SIZE}")
+        if self.resume_token is not None:
+            if not self.resumable:
+                raise LocalProtocolError("a resume_token needs resumable=True")
+            if not 1 <= len(self.resume_token) <= 0xFFFF:
+                raise LocalProtocolError(
+                    f"a resume token must be 1..65535 bytes, not {len(self.resume_token)} (RE-12)"
+                )
         for name in ("metadata_mime", "data_mime"):
             value = getattr(self, name)
             if not value.isascii() or len(value) > 255:

@@ -8,8 +8,9 @@ and never calls user code, so every rule below is testable with byte strings.
 
 Rules that shape this module (checklist §3):
 
-* Establishment (SU-1..SU-13).  A server's first frame must be SETUP (or
-  RESUME, which we decline with REJECTED_RESUME until resumption exists); the
+* Establishment (SU-1..SU-13).  A server's first frame must be SETUP (a
+  RESUME is routed to the session it names before any Connection sees it, so
+  one reaching here is declined with REJECTED_RESUME, RE-5); the
   driver answers :class:`SetupReceived` with :meth:`accept_setup` or
   :meth:`reject_setup` before feeding more frames.  A client may send requests
   straight after SETUP (SU-8) and takes the SETUP as accepted at the first
@@ -78,6 +79,7 @@ from .events import (
     GracefulCloseReceived,
     MetadataPushReceived,
     PayloadReceived,
+    PeerSilent,
     RequestKind,
     RequestNReceived,
     RequestReceived,
@@ -206,6 +208,7 @@ class Connection:
                     config.data_mime,
                     config.setup_data,
                     config.setup_metadata,
+                    resume_token=config.resume_token,
                 )
             )
             self._next_keepalive = now + self._keepalive_interval
@@ -424,10 +427,11 @@ class Connection:
             self._emit(ErrorFrame(0, error_code, message.encode("utf-8")))
         self._closed(error_code, message, by_peer=False)
 
-    def connection_lost(self) -> None:
-        """The transport is gone (EOF, reset, ...)."""
+    def connection_lost(self, message: str = "connection lost", error_code: int | None = None) -> None:
+        """The transport is gone (EOF, reset, ...), or the session layer gave up on it
+        (a resume refused with ``error_code``, or never achieved)."""
         if self.state is not ConnectionState.CLOSED:
-            self._closed(None, "connection lost", by_peer=True)
+            self._closed(error_code, message, by_peer=True)
 
     def _closed(self, error_code: int | None, message: str, *, by_peer: bool) -> None:
         self.state = ConnectionState.CLOSED
@@ -449,7 +453,11 @@ class Connection:
         if self.state is ConnectionState.CLOSED or not self._started:
             return
         silent = now - self._last_received
-        if silent >= self._max_lifetime:
+        if silent >= self._max_lifetime and self.config.resumable:
+            # The transport is presumed dead, not the session: the driver resumes on a new one.
+            self._last_received = now
+            self._events.append(PeerSilent(round(silent * 1000)))
+        elif silent >= self._max_lifetime:
             self._fail_connection(
                 ErrorCode.CONNECTION_ERROR,
                 f"no keepalive from the peer for {round(silent * 1000)} ms "
@@ -574,7 +582,7 @@ class Connection:
                     "this server speaks 1.0 (SU-4)",
                 )
                 return
-            if frame.resume_token is not None:
+            if frame.resume_token is not None and not self.config.resumable:
                 self._fail_connection(ErrorCode.REJECTED_SETUP, "resumption is not supported (SU-6)")
                 return
             if frame.lease:

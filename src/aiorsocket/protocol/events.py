@@ -108,6 +108,17 @@ class GracefulCloseReceived:
     message: str
 
 
+@dataclass(slots=True)
+class PeerSilent:
+    """A resumable connection heard nothing from its peer for the max lifetime (KA-4).
+
+    The connection stays open: the transport is presumed dead, and the session layer
+    drops it and resumes on a new one (as rsocket-java's resumable keepalive does).
+    """
+
+    silent_ms: int
+
+
 Event = (
     SetupReceived
     | RequestReceived
@@ -119,4 +130,5 @@ Event = (
     | LeaseReceived
     | GracefulCloseReceived
     | ConnectionClosed
+    | PeerSilent
 )

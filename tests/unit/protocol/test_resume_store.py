@@ -11,9 +11,18 @@ from aiorsocket.frames import (
     MetadataPushFrame,
     PayloadFrame,
     RequestNFrame,
+    ResumeFrame,
+    decode_frame,
     encode_frame,
 )
-from aiorsocket.protocol.resume import RetainedCapExceeded, RetainedFrames, is_tracked
+from aiorsocket.protocol.resume import (
+    RetainedFrames,
+    is_tracked,
+    keepalive_position,
+    resume_ok_refusal,
+    resume_refusal,
+    with_keepalive_position,
+)
 
 
 def test_d14_every_frame_off_stream_zero_is_tracked_as_rsocket_java_does() -> None:
@@ -70,12 +79,64 @@ def test_re6_a_position_before_what_we_still_hold_is_refused() -> None:
     assert store.frames_after(5) == [b"2" * 6]
 
 
-def test_retained_bytes_never_pass_the_cap() -> None:
+def test_retained_bytes_never_pass_the_cap_the_oldest_frames_go() -> None:
     store = RetainedFrames(cap=20)
     store.add(b"x" * 15)
-    with pytest.raises(RetainedCapExceeded, match="cap of 20 bytes"):
-        store.add(b"y" * 6)
-    assert store.retained_bytes == 15
-    store.release(15)
-    store.add(b"y" * 20)
-    assert store.retained_bytes == 20
+    store.add(b"y" * 6)
+    assert (store.retained_bytes, store.first_available, store.position, store.evicted) == (6, 15, 21, 15)
+    assert store.peak_bytes == 15
+    store.add(b"z" * 30)  # larger than the cap on its own: nothing can be kept
+    assert (store.retained_bytes, store.first_available, store.evicted) == (0, 51, 51)
+
+
+def test_ka5_keepalive_position_is_read_and_written_in_place() -> None:
+    frame = encode_frame(KeepaliveFrame(0, b"data", True))
+    assert keepalive_position(frame) == 0
+    patched = with_keepalive_position(frame, 123456789)
+    assert keepalive_position(patched) == 123456789
+    decoded = decode_frame(patched)
+    assert decoded == KeepaliveFrame(123456789, b"data", True)
+    assert keepalive_position(encode_frame(MetadataPushFrame(b"m" * 20))) is None
+
+
+def _store(*sizes: int) -> RetainedFrames:
+    store = RetainedFrames(cap=1000)
+    for size in sizes:
+        store.add(b"f" * size)
+    return store
+
+
+def test_re6_server_accepts_positions_inside_what_both_sides_hold() -> None:
+    store = _store(10, 10, 10)
+    store.release(10)
+    resume = ResumeFrame(b"t", last_received_server_position=10, first_available_client_position=40)
+    assert resume_refusal(resume, store, implied_position=50) is None
+
+
+def test_re6_server_refuses_when_the_client_dropped_frames_it_never_received() -> None:
+    resume = ResumeFrame(b"t", last_received_server_position=0, first_available_client_position=60)
+    message = resume_refusal(resume, _store(10), implied_position=50)
+    assert "frames in between are lost (RE-6)" in (message or "")
+
+
+def test_re6_server_refuses_when_the_cap_dropped_what_the_client_misses() -> None:
+    store = RetainedFrames(cap=15)
+    store.add(b"a" * 10)
+    store.add(b"b" * 10)  # evicts the first frame
+    resume = ResumeFrame(b"t", last_received_server_position=0, first_available_client_position=0)
+    message = resume_refusal(resume, store, implied_position=0)
+    assert "retained-frame cap (15 bytes)" in (message or "")
+
+
+def test_re6_server_refuses_a_client_claiming_bytes_never_sent() -> None:
+    resume = ResumeFrame(b"t", last_received_server_position=11, first_available_client_position=0)
+    message = resume_refusal(resume, _store(10), implied_position=0)
+    assert "past the 10 bytes" in (message or "")
+
+
+def test_re7_client_checks_the_servers_position() -> None:
+    store = _store(10, 10)
+    assert resume_ok_refusal(10, store) is None
+    assert "past the 20 bytes" in (resume_ok_refusal(21, store) or "")
+    store.release(10)
+    assert "unacknowledged (RE-7)" in (resume_ok_refusal(0, store) or "")
