@@ -8,7 +8,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, cast, overload
 
 from .backoff import ReconnectPolicy
-from .framelog import FrameLogger
+from .framelog import FrameLogger, FrameLoggingTransport
 from .handler import RequestHandler
 from .payload import Payload
 from .protocol import Connection, ConnectionConfig, Role
@@ -132,20 +132,26 @@ class connect(Generic[_Client]):
         self._client: _Client | None = None
 
     async def _open_link(self) -> FrameTransport:
-        return await open_transport(self._uri, ssl=self._ssl, max_frame_size=self.config.max_frame_size)
+        transport = await open_transport(self._uri, ssl=self._ssl, max_frame_size=self.config.max_frame_size)
+        if self._frame_logger is not None and self._resume is not None:
+            # Logged per link, under resumption, so RESUME frames and KEEPALIVE positions show as sent.
+            return FrameLoggingTransport(transport, self._frame_logger)
+        return transport
 
     async def _open(self) -> RSocket:
         transport = await self._open_link()
         config = self.config
+        frame_logger = self._frame_logger
         if self._resume is not None:
             token = self._resume.new_token()
             config = replace(config, resumable=True, resume_token=token)
             transport = ClientResumableTransport(transport, token, self._resume, self._open_link)
+            frame_logger = None
         rsocket = RSocket(
             transport,
             Connection(Role.CLIENT, config),
             handler=self._handler,
-            frame_logger=self._frame_logger,
+            frame_logger=frame_logger,
         )
         rsocket.start()
         return rsocket

@@ -12,17 +12,15 @@ import aiorsocket
 from aiorsocket import ErrorCode, Payload
 from aiorsocket.frames import (
     ErrorFrame,
-    Frame,
     PayloadFrame,
     RequestChannelFrame,
     RequestNFrame,
     RequestResponseFrame,
     RequestStreamFrame,
     SetupFrame,
-    decode_frame,
     encode_frame,
-    encode_frame_with_length,
 )
+from support.raw_peer import RawPeer
 
 SETUP = SetupFrame(60_000, 120_000, "application/octet-stream", "application/octet-stream")
 
@@ -36,40 +34,6 @@ class Handler(aiorsocket.RequestHandler):
     async def request_stream(self, payload: Payload) -> AsyncIterator[Payload]:
         for i in range(int(payload.data)):
             yield Payload(b"%d" % i)
-
-
-class RawPeer:
-    """A client that writes whatever bytes a test wants and reads frames back."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader = reader
-        self.writer = writer
-
-    async def send(self, *frames: Frame | bytes) -> None:
-        for frame in frames:
-            if isinstance(frame, bytes):
-                self.writer.write(len(frame).to_bytes(3, "big") + frame)
-            else:
-                self.writer.write(encode_frame_with_length(frame))
-        await self.writer.drain()
-
-    async def send_raw(self, data: bytes) -> None:
-        self.writer.write(data)
-        await self.writer.drain()
-
-    async def next_frame(self) -> Frame:
-        async with asyncio.timeout(5):
-            length = int.from_bytes(await self.reader.readexactly(3), "big")
-            return decode_frame(await self.reader.readexactly(length))
-
-    async def assert_closed(self) -> None:
-        async with asyncio.timeout(5):
-            assert await self.reader.read() == b""
-
-    async def ping(self, stream_id: int) -> None:
-        """Prove the connection still works: the very next frame must answer this request."""
-        await self.send(RequestResponseFrame(stream_id, b"ping"))
-        assert await self.next_frame() == PayloadFrame(stream_id, b"pong:ping", None, False, True, True)
 
 
 @pytest.fixture

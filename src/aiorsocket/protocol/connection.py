@@ -423,6 +423,10 @@ class Connection:
         """Close now; with ``error_code``, tell the peer why on stream 0 first."""
         if self.state is ConnectionState.CLOSED:
             return
+        if error_code is None and self.config.resumable:
+            # Without a word, the peer would take the lost link for an outage and keep the
+            # session for a resume that never comes (RE-8 allows ending it this way).
+            error_code, message = ErrorCode.CONNECTION_ERROR, message or "session closed"
         if error_code is not None:
             self._emit(ErrorFrame(0, error_code, message.encode("utf-8")))
         self._closed(error_code, message, by_peer=False)
