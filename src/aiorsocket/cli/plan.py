@@ -21,6 +21,7 @@ from ..extensions import BearerAuth, SimpleAuth, build_composite_metadata, encod
 from ..extensions.mimetypes import COMPOSITE_METADATA_MIME, ROUTING_MIME
 from ..payload import Payload
 from ..protocol.streams import UNBOUNDED
+from ..resume import ResumeConfig
 from ..transports.tls import TLSConfig
 from ..transports.uri import SCHEMES, parse_uri
 from .framefmt import DebugLog
@@ -117,7 +118,7 @@ def build_plan(args: argparse.Namespace, stdin: Callable[[], bytes]) -> Plan:
             data_mime=data_mime,
             metadata_mime=metadata_mime,
             setup_payload=setup,
-            **_connection_options(args),
+            **_connection_options(args, command),
             ssl=_tls(args, command),
             frame_logger=debug_log,
         )
@@ -288,7 +289,7 @@ def _flow(args: argparse.Namespace, command: str) -> tuple[int, int | None, int 
     return limit_rate, low_tide, take
 
 
-def _connection_options(args: argparse.Namespace) -> dict[str, Any]:
+def _connection_options(args: argparse.Namespace, command: str) -> dict[str, Any]:
     """Only the options given, so that :func:`aiorsocket.connect`'s defaults apply to the rest."""
     options: dict[str, Any] = {}
     for option, name in (
@@ -299,6 +300,14 @@ def _connection_options(args: argparse.Namespace) -> dict[str, Any]:
         value = getattr(args, option)
         if value is not None:
             options[name] = value
+    if args.resume_lifetime is not None and not args.resume:
+        raise UsageError(
+            "--resume-lifetime only applies to a resumable session",
+            f"aiorsocket {command} {EXAMPLE_URI} --resume --resume-lifetime 30",
+        )
+    if args.resume:
+        lifetime = args.resume_lifetime
+        options["resume"] = ResumeConfig() if lifetime is None else ResumeConfig(session_lifetime=lifetime)
     return options
 
 

@@ -191,6 +191,17 @@ def _add_options(parser: argparse.ArgumentParser, name: str) -> None:
         help="give up on a server silent this long (default 90)",
     )
     setup.add_argument(
+        "--resume",
+        action="store_true",
+        help="make the session resumable: a lost connection is re-made and RESUMEd, streams carry on",
+    )
+    setup.add_argument(
+        "--resume-lifetime",
+        type=types.duration,
+        metavar="SECONDS",
+        help="with --resume, how long to keep trying to resume (default 120)",
+    )
+    setup.add_argument(
         "--fragment-size",
         type=types.byte_size,
         metavar="BYTES",
