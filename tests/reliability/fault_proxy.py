@@ -13,9 +13,13 @@ connection it accepts draws, from one ``random.Random(seed)``, how many bytes
 Injection is bounded: at most ``max_faults`` faults, and none once
 ``max_duration`` seconds have passed since :meth:`FaultProxy.start`; after that
 the proxy only forwards.  :meth:`FaultProxy.cut_all` breaks every live
-connection on demand, outside that budget.  Draws happen as connections start
-and as stalls strike, in that order; with one connection at a time, a run with
-the same seed and the same traffic gets the same faults at the same byte offsets.
+connection on demand, outside that budget; :meth:`FaultProxy.swallow_all` before it
+makes sure that what is in flight at that moment is lost.  :meth:`FaultProxy.blackhole_all`
+makes every live connection go silent for good without ending: nothing more gets
+through, not even a FIN or an RST, so only the endpoints' own timeouts notice.
+Draws happen as connections start and as stalls strike, in that order; with one
+connection at a time, a run with the same seed and the same traffic gets the same
+faults at the same byte offsets.
 """
 
 from __future__ import annotations
@@ -87,6 +91,12 @@ class ProxyStats:
     """Client to server."""
     bytes_down: int = 0
     """Server to client."""
+    swallowed_up: int = 0
+    """Client to server, read by the proxy and never forwarded (see :meth:`FaultProxy.swallow_all`)."""
+    swallowed_down: int = 0
+    """Server to client, likewise."""
+    withheld_ends: int = 0
+    """FINs and RSTs that blackholed connections kept from the other side (see ``blackhole_all``)."""
     faults: list[FaultRecord] = field(default_factory=list)
     """Planned faults, in order; at most ``max_faults`` of them."""
 
@@ -129,6 +139,8 @@ class _Link:
         self.flowing = asyncio.Event()
         self.flowing.set()
         self.broken = False
+        self.swallowing = False
+        self.blackholed = False
         self.tasks: list[asyncio.Task[None]] = []
 
     def plan_next(self) -> None:
@@ -151,6 +163,9 @@ class _Link:
             while not self.broken:
                 chunk = await reader.read(READ_SIZE)
                 if not chunk:
+                    if self.blackholed:
+                        self.proxy._withheld()  # a dead path carries no FIN either
+                        return
                     if writer.can_write_eof():
                         writer.write_eof()
                     return
@@ -158,11 +173,17 @@ class _Link:
                     await self.flowing.wait()
                     if self.broken:
                         return
+                    if self.swallowing or self.blackholed:
+                        self.proxy._swallowed(len(chunk), up=up)
+                        break
                     chunk = self._forward(chunk, writer, up=up)
                     if self.broken:
                         return
                     await writer.drain()
         except OSError:
+            if self.blackholed:
+                self.proxy._withheld()  # a dead path carries no RST either
+                return
             # One side reset: pass it on as a reset, as a real network path would.
             self.break_link(Fault.RESET)
 
@@ -297,6 +318,41 @@ class FaultProxy:
         self._notify()
         return broken
 
+    def swallow_all(self) -> int:
+        """From now on, read and drop what either side of every live connection sends; returns how many.
+
+        Nothing more is forwarded on those connections, so whatever either side sends from now
+        until :meth:`cut_all` breaks them is certainly lost, rather than possibly delivered
+        before the break.  Dropped bytes are counted in ``swallowed_up`` and ``swallowed_down``.
+        """
+        swallowing = 0
+        for link in self._links:
+            if not link.broken:
+                link.swallowing = True
+                swallowing += 1
+        return swallowing
+
+    def blackhole_all(self) -> int:
+        """From now on, let nothing through on every live connection, ends included; returns how many.
+
+        Like :meth:`swallow_all`, what either side sends is read and dropped (and counted in
+        ``swallowed_up`` and ``swallowed_down``); unlike it, a FIN or an RST from one side is not
+        passed on either.  Each connection goes silent without ending, as behind a router that
+        died: only the endpoints' own timeouts (or :meth:`cut_all`, or :meth:`stop`) end it.
+        """
+        blackholed = 0
+        for link in self._links:
+            if not link.broken:
+                link.blackholed = True
+                blackholed += 1
+        return blackholed
+
+    async def wait_swallowed(self, *, up: int = 0, down: int = 0) -> None:
+        """Return once at least ``up`` and ``down`` bytes have been swallowed in all."""
+        while self.stats.swallowed_up < up or self.stats.swallowed_down < down:
+            self._changed.clear()
+            await self._changed.wait()
+
     async def wait_disconnects(self, count: int) -> None:
         """Return once the proxy has forced ``count`` disconnects in all."""
         while self.stats.disconnects_forced < count:
@@ -311,6 +367,23 @@ class FaultProxy:
 
     def _notify(self) -> None:
         self._changed.set()
+
+    def _swallowed(self, count: int, *, up: bool) -> None:
+        if up:
+            self.stats.swallowed_up += count
+        else:
+            self.stats.swallowed_down += count
+        self._notify()
+
+    def _withheld(self) -> None:
+        self.stats.withheld_ends += 1
+        self._notify()
+
+    async def wait_withheld(self, count: int) -> None:
+        """Return once blackholed connections have kept ``count`` FINs or RSTs to themselves in all."""
+        while self.stats.withheld_ends < count:
+            self._changed.clear()
+            await self._changed.wait()
 
     # ------------------------------------------------------------------ the plan
 

@@ -188,6 +188,75 @@ async def test_cut_all_breaks_every_live_connection_and_counts_each() -> None:
     assert proxy.active == 0
 
 
+async def test_swallow_all_drops_what_either_side_sends_until_cut_all_breaks_the_connection() -> None:
+    accepted: asyncio.Queue[asyncio.StreamWriter] = asyncio.Queue()
+    received = bytearray()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.put_nowait(writer)
+        while chunk := await reader.read(65536):
+            received.extend(chunk)
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    async with server, FaultProxy("127.0.0.1", server.sockets[0].getsockname()[1]) as proxy:
+        reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
+        async with asyncio.timeout(LIMIT):
+            upstream = await accepted.get()
+        upstream.write(b"seen")
+        assert await read_until_end(reader, 4) == (b"seen", "enough")
+        assert proxy.swallow_all() == 1
+        writer.write(b"lost up")
+        upstream.write(b"lost down")
+        async with asyncio.timeout(LIMIT):
+            await proxy.wait_swallowed(up=7, down=9)
+        assert proxy.cut_all(Fault.CUT) == 1
+        assert await read_until_end(reader) == (b"", "eof")
+        writer.close()
+        upstream.close()
+    assert received == b""
+    assert (proxy.stats.swallowed_up, proxy.stats.swallowed_down) == (7, 9)
+    assert (proxy.stats.bytes_up, proxy.stats.bytes_down) == (0, 4)
+
+
+async def test_blackhole_all_drops_bytes_and_ends_both_ways_until_cut_all_breaks_the_connection() -> None:
+    accepted: asyncio.Queue[asyncio.StreamWriter] = asyncio.Queue()
+    received = bytearray()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.put_nowait(writer)
+        while chunk := await reader.read(65536):
+            received.extend(chunk)
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    async with server, FaultProxy("127.0.0.1", server.sockets[0].getsockname()[1]) as proxy:
+        reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
+        async with asyncio.timeout(LIMIT):
+            upstream = await accepted.get()
+        upstream.write(b"seen")
+        assert await read_until_end(reader, 4) == (b"seen", "enough")
+        assert proxy.blackhole_all() == 1
+        upstream.write(b"lost down")
+        async with asyncio.timeout(LIMIT):
+            await proxy.wait_swallowed(down=9)
+        # The server ends its side; the proxy reads the FIN and keeps it from the client.
+        upstream.close()
+        async with asyncio.timeout(LIMIT):
+            await proxy.wait_withheld(1)
+        # The client's side is still open as far as it can tell: what it sends is read and lost.
+        writer.write(b"lost up")
+        async with asyncio.timeout(LIMIT):
+            await proxy.wait_swallowed(up=7)
+        assert not reader.at_eof()
+        assert proxy.active == 1
+        assert proxy.cut_all(Fault.CUT) == 1
+        assert await read_until_end(reader) == (b"", "eof")
+        writer.close()
+    assert received == b""
+    assert (proxy.stats.swallowed_up, proxy.stats.swallowed_down) == (7, 9)
+    assert (proxy.stats.bytes_up, proxy.stats.bytes_down) == (0, 4)
+    assert proxy.stats.withheld_ends == 1
+
+
 async def test_a_refused_upstream_closes_the_client_connection() -> None:
     listener = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
     port = listener.sockets[0].getsockname()[1]
