@@ -1,10 +1,9 @@
 """Scale-out (issue 6, item 7): three server processes behind a real nginx, then the same three
 with the load-balanced client and no proxy.
 
-* nginx (Debian's, with its stream module) is an L4 proxy on loopback: it runs in the foreground
-  with its own config, pid and log files in a temporary directory, on a listening socket this test
-  opens and hands over (nginx's ``NGINX`` environment variable), so there is no port race and no
-  readiness polling.  The system's nginx service is never touched.
+* nginx (Debian's, with its stream module) is an L4 proxy on loopback, run as
+  :mod:`reliability.scale_out_support` describes: its own config and files, a listening socket this
+  test opens and hands over, the system's nginx service never touched.
 * Many reconnecting clients send request/responses through it; each backend names itself in its
   replies and counts what it served.  One backend is killed (SIGKILL) mid-run: the clients whose
   connection went through it reconnect, and nginx sends them to the survivors.
@@ -20,27 +19,21 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import os
 import random
-import shutil
-import socket
 import statistics
-import sys
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pytest
-
 import aiorsocket
 from aiorsocket import ClientState, LoadBalancedRSocket, Payload, ReconnectPolicy, StateChange
 from aiorsocket.errors import ConnectionLostError
 from aiorsocket.reconnect import ReconnectingRSocket
+from reliability.scale_out_support import STREAM_MODULE, nginx, start_server_process, stop_process
 
 SERVER = Path(__file__).parent / "servers" / "counting_server.py"
-STREAM_MODULE = Path("/usr/lib/nginx/modules/ngx_stream_module.so")
 POLICY = ReconnectPolicy(initial_backoff=0.01, max_backoff=0.2)
 NAMES = ("b0", "b1", "b2")
 VICTIM = "b1"
@@ -60,32 +53,8 @@ class Backend:
 
 
 async def start_backend(name: str, port: int = 0) -> Backend:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        str(SERVER),
-        "--name",
-        name,
-        "--port",
-        str(port),
-        stdout=asyncio.subprocess.PIPE,
-        env={**os.environ},
-    )
-    assert process.stdout is not None
-    async with asyncio.timeout(30):
-        line = await process.stdout.readline()
-    assert line.startswith(b"READY "), line
-    return Backend(name, int(line.split()[1]), process)
-
-
-async def stop_process(process: asyncio.subprocess.Process) -> None:
-    if process.returncode is None:
-        process.terminate()
-        try:
-            async with asyncio.timeout(10):
-                await process.wait()
-        except TimeoutError:
-            process.kill()
-            await process.wait()
+    process, bound = await start_server_process(SERVER, "--name", name, "--port", str(port))
+    return Backend(name, bound, process)
 
 
 @asynccontextmanager
@@ -103,13 +72,6 @@ async def served(backend: Backend) -> tuple[int, int]:
         reply = await rsocket.request_response(Payload(b"stats"))
     count, duplicates = reply.data.split()
     return int(count), int(duplicates)
-
-
-def nginx_binary() -> str:
-    found = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
-    if found is None:
-        pytest.fail("nginx is missing: `bash scripts/install --peers` installs nginx and libnginx-mod-stream")
-    return found
 
 
 def nginx_config(workdir: Path, listen_port: int, backend_ports: list[int]) -> str:
@@ -140,36 +102,8 @@ stream {{
 
 @asynccontextmanager
 async def nginx_proxy(workdir: Path, backend_ports: list[int]) -> AsyncIterator[tuple[int, Path]]:
-    """A foreground nginx on a listening socket we opened: clients may connect before it is up."""
-    binary = nginx_binary()
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(1024)
-    port = listener.getsockname()[1]
-    config = workdir / "nginx.conf"
-    config.write_text(nginx_config(workdir, port, backend_ports))
-    log = workdir / "error.log"
-    fd = listener.fileno()
-    os.set_inheritable(fd, True)
-    with listener, (workdir / "stderr.log").open("wb") as stderr:
-        process = await asyncio.create_subprocess_exec(
-            binary,
-            "-p",
-            str(workdir),
-            "-c",
-            str(config),
-            "-e",
-            str(log),
-            env={**os.environ, "NGINX": f"{fd};"},
-            pass_fds=(fd,),
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=stderr,
-        )
-    try:
-        yield port, log
-    finally:
-        await stop_process(process)
+    async with nginx(workdir, lambda port: nginx_config(workdir, port, backend_ports)) as proxy:
+        yield proxy.port, proxy.error_log
 
 
 @dataclass
