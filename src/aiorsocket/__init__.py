@@ -15,6 +15,7 @@ from .errors import (
     ErrorFrameReceived,
     InvalidError,
     InvalidSetupError,
+    MissingLeaseError,
     RejectedError,
     RejectedResumeError,
     RejectedSetupError,
@@ -23,8 +24,10 @@ from .errors import (
     UnsupportedSetupError,
 )
 from .handler import ConnectionSetup, RequestHandler
+from .lease import FixedRateLease, InFlightLease, LeaseConfig, LeaseGranter, LeaseStrategy
 from .loadbalance import LoadBalancedRSocket, RoundRobin, WeightedLeastOutstanding
 from .payload import Payload
+from .protocol import LeaseInfo
 from .reconnect import ClientState, ReconnectingRSocket, StateChange
 from .resume import ResumeConfig, ResumeState, ResumeStats
 from .server import Server, serve
@@ -43,9 +46,16 @@ __all__ = [
     "ConnectionSetup",
     "ErrorCode",
     "ErrorFrameReceived",
+    "FixedRateLease",
+    "InFlightLease",
     "InvalidError",
     "InvalidSetupError",
+    "LeaseConfig",
+    "LeaseGranter",
+    "LeaseInfo",
+    "LeaseStrategy",
     "LoadBalancedRSocket",
+    "MissingLeaseError",
     "Payload",
     "RSocket",
     "RSocketError",

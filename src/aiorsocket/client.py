@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Generic, cast, overload
 from .backoff import ReconnectPolicy
 from .framelog import FrameLogger, FrameLoggingTransport
 from .handler import RequestHandler
+from .lease import LeaseConfig, LeaseStrategy, lease_config
 from .payload import Payload
 from .protocol import Connection, ConnectionConfig, Role
 from .protocol.config import DEFAULT_MAX_INBOUND_PAYLOAD
@@ -44,6 +45,10 @@ class connect(Generic[_Client]):
     the server is verified against the system's CAs.  ``frame_logger`` is called with
     ``("send" | "receive", frame)`` for every frame on the wire (see :mod:`aiorsocket.framelog`).
 
+    With ``lease`` (a :class:`LeaseConfig`, or just the :class:`LeaseStrategy` to grant
+    with) the SETUP asks for leasing: requests wait for the server's first LEASE and
+    then spend it, and the server's requests spend ours (see :mod:`aiorsocket.lease`).
+
     With ``resume`` (a :class:`ResumeConfig`) the session survives the loss of its
     connection: the client reconnects with backoff and RESUMEs, and streams carry on
     where they were with nothing lost or repeated (see :mod:`aiorsocket.resume`).
@@ -68,6 +73,7 @@ class connect(Generic[_Client]):
         max_inbound_payload_size: int = DEFAULT_MAX_INBOUND_PAYLOAD,
         ssl: SSLOption = None,
         frame_logger: FrameLogger | None = None,
+        lease: LeaseConfig | LeaseStrategy | None = None,
         resume: ResumeConfig | None = None,
         reconnect: None = None,
         on_state_change: None = None,
@@ -88,6 +94,7 @@ class connect(Generic[_Client]):
         max_inbound_payload_size: int = DEFAULT_MAX_INBOUND_PAYLOAD,
         ssl: SSLOption = None,
         frame_logger: FrameLogger | None = None,
+        lease: LeaseConfig | LeaseStrategy | None = None,
         resume: ResumeConfig | None = None,
         reconnect: ReconnectPolicy,
         on_state_change: StateCallback | None = None,
@@ -107,6 +114,7 @@ class connect(Generic[_Client]):
         max_inbound_payload_size: int = DEFAULT_MAX_INBOUND_PAYLOAD,
         ssl: SSLOption = None,
         frame_logger: FrameLogger | None = None,
+        lease: LeaseConfig | LeaseStrategy | None = None,
         resume: ResumeConfig | None = None,
         reconnect: ReconnectPolicy | None = None,
         on_state_change: StateCallback | None = None,
@@ -125,7 +133,9 @@ class connect(Generic[_Client]):
             setup_metadata=setup.metadata,
             fragment_size=fragment_size,
             max_inbound_payload_size=max_inbound_payload_size,
+            lease=lease is not None,
         )
+        self._lease = lease_config(lease)
         self._resume = resume
         self._reconnect = reconnect
         self._on_state_change = on_state_change
@@ -149,9 +159,10 @@ class connect(Generic[_Client]):
             frame_logger = None
         rsocket = RSocket(
             transport,
-            Connection(Role.CLIENT, config),
+            Connection(Role.CLIENT, config.for_transport(transport.get_extra_info("max_message_size"))),
             handler=self._handler,
             frame_logger=frame_logger,
+            lease=self._lease,
         )
         rsocket.start()
         return rsocket

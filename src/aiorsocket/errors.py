@@ -195,6 +195,15 @@ class RejectedError(ErrorFrameReceived):
     code = ErrorCode.REJECTED
 
 
+class MissingLeaseError(RejectedError):
+    """Our request was not sent: the peer's lease is missing, expired or used up (LE-4, SU-9).
+
+    Raised before anything reaches the wire, so, like REJECTED, the request is guaranteed
+    unprocessed and safe to retry once a new LEASE arrives.  A :class:`RejectedError`, as
+    rsocket-java's ``MissingLeaseException`` is a ``RejectedException``.
+    """
+
+
 class CanceledError(ErrorFrameReceived):
     """The responder cancelled after it may have started work (CANCELED)."""
 

@@ -160,6 +160,8 @@ class ResumableTransport(FrameTransport):
         self._closed: asyncio.Future[None] = self._loop.create_future()
         self._disconnects = 0
         self._resumes = 0
+        self.on_resumed: Callable[[], None] | None = None
+        """Called once a new link carries the session (the session restarts its clocks)."""
 
     # ------------------------------------------------------------------ inspection
 
@@ -315,6 +317,8 @@ class ResumableTransport(FrameTransport):
         transport.attach(link)
         self._set_state(ResumeState.CONNECTED)
         self._connected.set()
+        if self.on_resumed is not None:
+            self.on_resumed()
         if rest and link is self._link:
             self._link_frames(link, rest)
 

@@ -12,9 +12,10 @@ from typing import Any
 from .errors import LocalProtocolError
 from .frames.types import MAX_FRAME_SIZE
 from .handler import RequestHandler
+from .lease import LeaseConfig, LeaseStrategy, lease_config
 from .protocol import Connection, ConnectionConfig, Role
 from .protocol.config import DEFAULT_MAX_INBOUND_PAYLOAD, DEFAULT_MAX_STREAMS
-from .resume import ResumeConfig
+from .resume import ResumeConfig, ResumeState
 from .resume_server import ResumeSessions
 from .session import Acceptor, RSocket
 from .transports.base import FrameTransport, Listener
@@ -35,12 +36,14 @@ class Server:
         config: ConnectionConfig,
         ssl: SSLOption,
         resume: ResumeConfig | None = None,
+        lease: LeaseConfig | None = None,
     ) -> None:
         self.uris = list(uris)
         self._handler = handler
         self._acceptor = acceptor
         self._config = config
         self._ssl = ssl
+        self._lease = lease
         self._listeners: list[Listener] = []
         self._resume_sessions = ResumeSessions(resume) if resume is not None else None
         self._resumable_config = replace(config, resumable=True)
@@ -68,11 +71,13 @@ class Server:
             self._resume_sessions.accept(transport, self._start_session)
 
     def _start_session(self, transport: FrameTransport, resumable: bool) -> RSocket:
+        config = self._resumable_config if resumable else self._config
         rsocket = RSocket(
             transport,
-            Connection(Role.SERVER, self._resumable_config if resumable else self._config),
+            Connection(Role.SERVER, config.for_transport(transport.get_extra_info("max_message_size"))),
             handler=self._handler,
             acceptor=self._acceptor,
+            lease=self._lease,
         )
         self.connections.add(rsocket)
         rsocket._closed.add_done_callback(lambda _: self.connections.discard(rsocket))
@@ -109,6 +114,10 @@ class Server:
         """Stop listening, let open streams finish for up to ``grace`` seconds, then close."""
         for listener in self._listeners:
             listener.close()
+        for rsocket in list(self.connections):
+            stats = rsocket.resume_stats
+            if stats is not None and stats.state is not ResumeState.CONNECTED:
+                rsocket.close()  # waiting for its client to resume: its streams cannot finish
         connections = list(self.connections)
         if connections:
             closing = [asyncio.ensure_future(c.close_gracefully("server shutting down")) for c in connections]
@@ -147,6 +156,10 @@ class serve:
     ``quic``); ``ssl`` (a :class:`TLSConfig` or ``ssl.SSLContext``) serves the secure ones.
     With ``resume`` (a :class:`ResumeConfig`) clients that ask for it in their SETUP can
     resume their sessions on a new connection (see :mod:`aiorsocket.resume_server`).
+    With ``lease`` (a :class:`LeaseConfig`, or just the :class:`LeaseStrategy` to grant
+    with) clients whose SETUP asks for leasing get it; others are served without leases
+    (see :mod:`aiorsocket.lease`).  Without ``lease``, a SETUP asking for it gets
+    UNSUPPORTED_SETUP.
     """
 
     def __init__(
@@ -159,6 +172,7 @@ class serve:
         max_streams: int = DEFAULT_MAX_STREAMS,
         ssl: SSLOption = None,
         resume: ResumeConfig | None = None,
+        lease: LeaseConfig | LeaseStrategy | None = None,
     ) -> None:
         if not uris:
             raise ValueError("serve() needs at least one URI, e.g. tcp://127.0.0.1:7878")
@@ -167,11 +181,12 @@ class serve:
             max_inbound_payload_size=max_inbound_payload_size,
             max_frame_size=max_frame_size,
             max_streams=max_streams,
+            lease=lease is not None,
         )
         if isinstance(handler, RequestHandler):
-            self._server = Server(uris, handler, None, config, ssl, resume)
+            self._server = Server(uris, handler, None, config, ssl, resume, lease_config(lease))
         else:
-            self._server = Server(uris, None, handler, config, ssl, resume)
+            self._server = Server(uris, None, handler, config, ssl, resume, lease_config(lease))
 
     async def _start(self) -> Server:
         await self._server.start()

@@ -36,6 +36,7 @@ from .errors import (
 )
 from .framelog import FrameLogger, FrameLoggingTransport
 from .handler import ConnectionSetup, RequestHandler
+from .lease import LeaseConfig, Leasing
 from .payload import Payload
 from .protocol import (
     CancelReceived,
@@ -44,6 +45,7 @@ from .protocol import (
     ConnectionState,
     ErrorReceived,
     GracefulCloseReceived,
+    LeaseInfo,
     LeaseReceived,
     MetadataPushReceived,
     PayloadReceived,
@@ -242,9 +244,12 @@ class RSocket:
         handler: RequestHandler | None = None,
         acceptor: Acceptor | None = None,
         frame_logger: FrameLogger | None = None,
+        lease: LeaseConfig | None = None,
     ) -> None:
         self._loop = asyncio.get_running_loop()
         self._resumable = transport if isinstance(transport, ResumableTransport) else None
+        if self._resumable is not None:
+            self._resumable.on_resumed = self._on_link_resumed
         if frame_logger is not None:
             transport = FrameLoggingTransport(transport, frame_logger)
         self._transport = transport
@@ -260,6 +265,9 @@ class RSocket:
         self._closed: asyncio.Future[None] = self._loop.create_future()
         self._close_error: BaseException | None = None
         self._setup_done: asyncio.Future[None] = self._loop.create_future()
+        self._lease_config = lease
+        # Set once the connection has leasing on (SU-9): a client at start, a server at accept.
+        self._leasing: Leasing | None = None
         self._dispatch: dict[type, Callable[[Any], None]] = {
             PayloadReceived: self._on_payload,
             RequestNReceived: self._on_request_n,
@@ -279,6 +287,8 @@ class RSocket:
     def start(self) -> None:
         """Attach to the transport and begin (clients send SETUP here)."""
         self._conn.start(self._loop.time())
+        if self._conn.leasing:
+            self._start_leasing()
         self._transport.attach(self)
         self._after_io()
 
@@ -295,6 +305,28 @@ class RSocket:
     def resume_stats(self) -> ResumeStats | None:
         """Positions, retained bytes and link history of a resumable session; None if not resumable."""
         return self._resumable.stats if self._resumable is not None else None
+
+    @property
+    def lease(self) -> LeaseInfo | None:
+        """What the peer's lease still allows our requests (LE-4); None without leasing, or
+        before the peer's first LEASE."""
+        return self._leasing.lease if self._leasing is not None else None
+
+    @property
+    def granted_lease(self) -> LeaseInfo | None:
+        """Our lease to the peer as it stands; None without leasing, or before our first grant."""
+        return self._leasing.granter.granted if self._leasing is not None else None
+
+    async def wait_lease(self) -> LeaseInfo:
+        """Return the next LEASE the peer sends; raises if the connection ends first."""
+        if self._leasing is None:
+            raise LocalProtocolError("leasing is off on this connection (see lease= of connect and serve)")
+        self._check_open()
+        return await self._leasing.wait_next()
+
+    def _start_leasing(self) -> None:
+        leasing = self._leasing = Leasing(self._lease_config or LeaseConfig(), self._conn, self._flush_soon)
+        leasing.start(self._spawn)
 
     @property
     def is_closed(self) -> bool:
@@ -353,7 +385,8 @@ class RSocket:
     async def request_response(self, payload: Payload) -> Payload:
         """Send one request, wait for its response; empty completions give ``Payload()``."""
         self._check_open()
-        stream_id = self._conn.request_response(payload.data, payload.metadata)
+        now = None if self._leasing is None else await self._await_lease()
+        stream_id = self._conn.request_response(payload.data, payload.metadata, now=now)
         state = self._streams[stream_id] = _Stream()
         future: asyncio.Future[Payload] = self._loop.create_future()
         state.response = future
@@ -369,7 +402,8 @@ class RSocket:
 
     async def fire_and_forget(self, payload: Payload) -> None:
         self._check_open()
-        self._conn.request_fire_and_forget(payload.data, payload.metadata)
+        now = None if self._leasing is None else await self._await_lease()
+        self._conn.request_fire_and_forget(payload.data, payload.metadata, now=now)
         self._flush_soon()
 
     async def metadata_push(self, metadata: bytes) -> None:
@@ -392,7 +426,17 @@ class RSocket:
         """
         self._check_open()
         limit, low_tide = _check_limit(limit_rate, low_tide)
-        stream_id = self._conn.request_stream(payload.data, payload.metadata, initial_n=limit)
+        if self._leasing is not None and not self._leasing.received:
+            return self._open_after_first_lease(
+                lambda now: self._conn.request_stream(
+                    payload.data, payload.metadata, initial_n=limit, now=now
+                ),
+                limit,
+                low_tide,
+            )
+        stream_id = self._conn.request_stream(
+            payload.data, payload.metadata, initial_n=limit, now=self._lease_now()
+        )
         return self._open_requester_stream(stream_id, limit, low_tide)
 
     def request_channel(
@@ -410,8 +454,17 @@ class RSocket:
         """
         self._check_open()
         limit, low_tide = _check_limit(limit_rate, low_tide)
+        if self._leasing is not None and not self._leasing.received:
+            return self._open_after_first_lease(
+                lambda now: self._conn.request_channel(
+                    payload.data, payload.metadata, initial_n=limit, complete=outbound is None, now=now
+                ),
+                limit,
+                low_tide,
+                outbound,
+            )
         stream_id = self._conn.request_channel(
-            payload.data, payload.metadata, initial_n=limit, complete=outbound is None
+            payload.data, payload.metadata, initial_n=limit, complete=outbound is None, now=self._lease_now()
         )
         stream = self._open_requester_stream(stream_id, limit, low_tide)
         if outbound is not None:
@@ -421,11 +474,73 @@ class RSocket:
 
     def _open_requester_stream(self, stream_id: int, limit: int, low_tide: int | None) -> RequestStream:
         inbound = _Inbound(self, stream_id, limit, low_tide=low_tide)
-        state = self._streams[stream_id] = _Stream()
+        self._attach_inbound(inbound)
+        return RequestStream(inbound, lambda: self._cancel_requester(stream_id))
+
+    def _attach_inbound(self, inbound: _Inbound) -> _Stream:
+        state = self._streams[inbound.stream_id] = _Stream()
         # Weak: dropping the iterator must let it be collected, which sends CANCEL.
         state.inbound = weakref.ref(inbound)
         self._flush_soon()
-        return RequestStream(inbound, lambda: self._cancel_requester(stream_id))
+        return state
+
+    # ------------------------------------------------------------------ leases
+
+    def _lease_now(self) -> float | None:
+        return None if self._leasing is None else self._loop.time()
+
+    async def _await_lease(self) -> float:
+        """Wait for the peer's first LEASE if none came yet (SU-9); then the time to judge the
+        lease by.  Without a lease left, the request then fails at once (LE-4)."""
+        leasing = self._leasing
+        assert leasing is not None
+        if not leasing.received:
+            await leasing.wait_first()
+            self._check_open()
+        return self._loop.time()
+
+    def _open_after_first_lease(
+        self,
+        send: Callable[[float], int],
+        limit: int,
+        low_tide: int | None,
+        outbound: AsyncIterable[Payload] | None = None,
+    ) -> RequestStream:
+        """A stream or channel whose request waits for the peer's first LEASE (SU-9).  The
+        iterator is there at once (stream id 0 until the request goes); it fails with
+        MissingLeaseError if no LEASE comes in time."""
+        inbound = _Inbound(self, 0, limit, low_tide=low_tide)
+        opening = self._spawn(self._open_leased(inbound, send, outbound))
+
+        def cancelled(task: asyncio.Task[None]) -> None:
+            # By the consumer (nothing was sent) or by the connection closing (say why); maybe
+            # before the task ever ran, so its own code cannot be relied on to end the stream.
+            if task.cancelled():
+                inbound.finish(self.close_error)
+
+        opening.add_done_callback(cancelled)
+
+        def cancel() -> None:
+            if inbound.stream_id:
+                self._cancel_requester(inbound.stream_id)
+            else:
+                opening.cancel()
+
+        return RequestStream(inbound, cancel)
+
+    async def _open_leased(
+        self, inbound: _Inbound, send: Callable[[float], int], outbound: AsyncIterable[Payload] | None
+    ) -> None:
+        try:
+            await self._await_lease()
+            stream_id = send(self._loop.time())
+        except Exception as exc:
+            inbound.finish(exc)
+            return
+        inbound.stream_id = stream_id
+        state = self._attach_inbound(inbound)
+        if outbound is not None:
+            state.task = self._spawn(self._pump(stream_id, outbound, state))
 
     def _cancel_requester(self, stream_id: int) -> None:
         state = self._streams.pop(stream_id, None)
@@ -647,6 +762,8 @@ class RSocket:
         self._close_error = error
         for stream_id in list(self._streams):
             self._fail_stream(stream_id, error)
+        if self._leasing is not None:
+            self._leasing.close(error)
         for task in list(self._tasks):
             task.cancel()
         if self._timer is not None:
@@ -666,7 +783,15 @@ class RSocket:
         logger.debug("peer is closing gracefully: %s", event.message)
 
     def _on_lease(self, event: LeaseReceived) -> None:
-        logger.debug("LEASE ignored: leasing is not enabled on this connection")
+        # The connection reports a LEASE only when leasing is on, and then _leasing is set.
+        if self._leasing is not None:
+            self._leasing.lease_received()
+
+    def _on_link_resumed(self) -> None:
+        self._conn.link_resumed(self._loop.time())
+        if self._leasing is not None:
+            self._leasing.resumed(self._spawn)
+        self._after_io()
 
     def _on_peer_silent(self, event: PeerSilent) -> None:
         if self._resumable is not None:
@@ -706,6 +831,8 @@ class RSocket:
         if self._conn.state is not ConnectionState.SETUP_PENDING:
             return
         self._conn.accept_setup()
+        if self._conn.leasing:
+            self._start_leasing()
         if not self._setup_done.done():
             self._setup_done.set_result(None)
         pending, self._paused_frames = self._paused_frames or [], None
@@ -717,11 +844,12 @@ class RSocket:
         kind = event.kind
         stream_id = event.stream_id
         if kind is RequestKind.FIRE_AND_FORGET:
-            self._tasks.add(
-                self._loop.create_task(
-                    self._run_quietly(self._handler.fire_and_forget(payload), "fire-and-forget")
-                )
+            task = self._loop.create_task(
+                self._run_quietly(self._handler.fire_and_forget(payload), "fire-and-forget")
             )
+            self._tasks.add(task)
+            if self._leasing is not None:
+                self._leasing.track(task)
             if len(self._tasks) >= self._conn.config.max_streams and not self._handlers_full:
                 # A flood of slow handlers must not grow without bound: stop reading (TCP pushes
                 # back on the sender) instead of dropping what already arrived.
@@ -747,6 +875,8 @@ class RSocket:
             state.task = self._spawn(
                 self._produce(stream_id, state, lambda: self._handler.request_channel(payload, iterator))
             )
+        if self._leasing is not None:
+            self._leasing.track(state.task)
 
     def _cancel_inbound_half(self, stream_id: int) -> None:
         if self._conn.send_cancel(stream_id):

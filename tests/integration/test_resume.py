@@ -16,6 +16,8 @@ import aiorsocket
 from aiorsocket import (
     ConnectionLostError,
     ErrorCode,
+    FixedRateLease,
+    LeaseConfig,
     Payload,
     RejectedSetupError,
     RequestHandler,
@@ -26,6 +28,7 @@ from aiorsocket import (
 from aiorsocket.frames import (
     ErrorFrame,
     KeepaliveFrame,
+    LeaseFrame,
     PayloadFrame,
     RequestResponseFrame,
     ResumeFrame,
@@ -372,3 +375,63 @@ async def test_su6_a_plain_client_is_served_normally_by_a_resumable_server(serve
         assert rs.resume_stats is None
         assert only(server).resume_stats is None
         assert server.resumable_sessions == 0
+
+
+async def test_re11_shutting_down_ends_detached_sessions_without_waiting_out_the_grace() -> None:
+    """A session waiting for its client to resume has streams that cannot finish: a graceful
+    shutdown ends it at once instead of holding the whole grace period for it."""
+    srv = await aiorsocket.serve(Echo(), "tcp://127.0.0.1:0", resume=ResumeConfig(session_lifetime=60))
+    cutter = FaultProxy("127.0.0.1", srv.port)
+    await cutter.start()
+    rs = await aiorsocket.connect(cutter.uri, resume=ResumeConfig(session_lifetime=60))
+    stream = rs.request_stream(Payload(b"1000000"), limit_rate=8)
+    await anext(stream)
+    server_side = only(srv)
+    await cutter.stop()
+    cutter.cut_all()
+    def detached() -> bool:
+        now = server_side.resume_stats
+        return now is not None and now.state is ResumeState.DISCONNECTED
+
+    await wait_for(detached, "the server to notice the cut")
+    async with asyncio.timeout(10):
+        await srv.close(grace=60)  # would take 60 s if the detached session were waited for
+    assert server_side.is_closed
+    rs.close()
+    await rs.wait_closed()
+
+
+async def test_le7_a_resumed_session_gets_a_fresh_lease_before_its_next_request() -> None:
+    """Leases never survive resumption: the server grants afresh at once after RESUME_OK, and
+    the client's next request waits for that LEASE instead of spending the old one (LE-7)."""
+    leases: list[int] = []
+
+    def log(direction: str, raw_frame: bytes) -> None:
+        frame = decode_frame(raw_frame)
+        if direction == "receive" and isinstance(frame, LeaseFrame):
+            leases.append(frame.number_of_requests)
+
+    # One grant an hour: any LEASE after the first comes from the resume.
+    strategy = FixedRateLease(requests=50, period=3600)
+    async with aiorsocket.serve(Echo(), "tcp://127.0.0.1:0", resume=ResumeConfig(), lease=strategy) as srv:
+        cutter = FaultProxy("127.0.0.1", srv.port)
+        await cutter.start()
+        try:
+            async with aiorsocket.connect(
+                cutter.uri, resume=ResumeConfig(), lease=LeaseConfig(), frame_logger=log
+            ) as rs:
+                assert await rs.request_response(Payload(b"one")) == Payload(b"one")
+                lease = rs.lease
+                assert lease is not None
+                assert lease.remaining == 49
+                cutter.cut_all()
+                async with asyncio.timeout(10):
+                    fresh = await rs.wait_lease()
+                assert fresh.remaining == 50
+                assert await rs.request_response(Payload(b"two")) == Payload(b"two")
+                lease = rs.lease
+                assert lease is not None
+                assert lease.remaining == 49
+                assert leases == [50, 50]
+        finally:
+            await cutter.stop()

@@ -19,6 +19,7 @@ from .events import (
     RequestReceived,
     SetupReceived,
 )
+from .lease import LeaseInfo, LeaseStatus, LeaseTracker
 
 __all__ = [
     "CancelReceived",
@@ -29,7 +30,10 @@ __all__ = [
     "ErrorReceived",
     "Event",
     "GracefulCloseReceived",
+    "LeaseInfo",
     "LeaseReceived",
+    "LeaseStatus",
+    "LeaseTracker",
     "MetadataPushReceived",
     "PayloadReceived",
     "PeerSilent",

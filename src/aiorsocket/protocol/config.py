@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..errors import LocalProtocolError
 from ..frames.types import MAX_FRAME_SIZE, MAX_U31
@@ -41,6 +41,10 @@ class ConnectionConfig:
     """Most streams open at once on the connection, both directions: a peer's request past
     it is answered ERROR[REJECTED] (guaranteed unprocessed), so a peer cannot make us hold
     unbounded state; our own request past it raises."""
+    lease: bool = False
+    """Leasing (§3.13).  Client: send SETUP with L, then honour the server's LEASEs and
+    enforce our own.  Server: accept a SETUP with L (without this it gets UNSUPPORTED_SETUP);
+    a SETUP without L is served without leases."""
     resumable: bool = False
     """The session layer keeps this connection's state across transports (§3.14): a server
     then accepts SETUPs carrying a resume token, and on either side a peer silent past the
@@ -77,6 +81,12 @@ class ConnectionConfig:
             value = getattr(self, name)
             if not value.isascii() or len(value) > 255:
                 raise LocalProtocolError(f"{name} must be US-ASCII of at most 255 bytes: {value!r}")
+
+    def for_transport(self, max_message_size: int | None) -> ConnectionConfig:
+        """This config, fragmenting to fit a message transport's largest message (Aeron's), if any."""
+        if max_message_size is None or max_message_size >= (self.fragment_size or MAX_FRAME_SIZE):
+            return self
+        return replace(self, fragment_size=max_message_size)
 
     @property
     def keepalive_interval_ms(self) -> int:

@@ -24,6 +24,11 @@ Rules that shape this module (checklist §3):
   gets :class:`LocalProtocolError`), and a peer that sends more than we granted
   has its stream ended (CANCEL when we requested it, ERROR[INVALID] when we
   serve it) instead of making us buffer beyond our grant.
+* Leases (SU-9, LE-1..LE-6), when a SETUP with L turned them on: each request
+  of ours spends one unit of the peer's last LEASE (the caller passes ``now``
+  so its TTL can be judged) or raises :class:`MissingLeaseError` unsent; each
+  request of the peer's spends one unit of ours or is answered ERROR[REJECTED].
+  Only the four request types count (D-18), once per message (FR-7).
 * Faults: a frame-level fault the codec reports is answered with the ERROR it
   names, on stream 0 (and the connection closes) or on the stream; ignorable
   ones are dropped (FL-2, IG-1, IG-2, MP-3).
@@ -36,7 +41,7 @@ from collections.abc import Callable
 from enum import Enum
 from typing import Any, Final
 
-from ..errors import ErrorCode, FaultLevel, FrameError, LocalProtocolError
+from ..errors import ErrorCode, FaultLevel, FrameError, LocalProtocolError, MissingLeaseError
 from ..frames import (
     CancelFrame,
     ErrorFrame,
@@ -77,6 +82,7 @@ from .events import (
     ErrorReceived,
     Event,
     GracefulCloseReceived,
+    LeaseReceived,
     MetadataPushReceived,
     PayloadReceived,
     PeerSilent,
@@ -86,6 +92,7 @@ from .events import (
     SetupReceived,
 )
 from .fragmentation import MessageFrame, Reassembly, encoded_size, fragment
+from .lease import LeaseStatus, LeaseTracker
 from .streams import UNBOUNDED, Stream, add_credit
 
 _SETUP_ERROR_CODES = frozenset(
@@ -151,6 +158,14 @@ class Connection:
         self._next_keepalive: float | None = None
         self._started = False
         self._closing_locally = False
+        # Both None unless leasing is on: a client asking for it in its SETUP has it from the
+        # start, a server from accept_setup (SU-9).  Resumption must start both afresh (LE-7).
+        self.requester_lease: LeaseTracker | None = None
+        """The lease the peer granted us; it bounds our requests (LE-4)."""
+        self.responder_lease: LeaseTracker | None = None
+        """The lease we granted the peer; it bounds the requests we serve (LE-5)."""
+        if role is Role.CLIENT and self.config.lease:
+            self._enable_leasing()
 
     # ------------------------------------------------------------------ outputs
 
@@ -209,6 +224,7 @@ class Connection:
                     config.setup_data,
                     config.setup_metadata,
                     resume_token=config.resume_token,
+                    lease=config.lease,
                 )
             )
             self._next_keepalive = now + self._keepalive_interval
@@ -220,6 +236,19 @@ class Connection:
         self.state = ConnectionState.ESTABLISHED
         self._keepalive_interval = self.setup.keepalive_interval / 1000
         self._max_lifetime = self.setup.max_lifetime / 1000
+        if self.setup.lease:
+            # Only a SETUP with L turns leasing on: a client that never asked for it would not
+            # know to wait for our LEASE, and rejecting its requests would break it (SU-9).
+            self._enable_leasing()
+
+    def _enable_leasing(self) -> None:
+        self.requester_lease = LeaseTracker()
+        self.responder_lease = LeaseTracker()
+
+    @property
+    def leasing(self) -> bool:
+        """Whether leasing is on for this connection (SETUP with L, SU-9)."""
+        return self.requester_lease is not None
 
     def reject_setup(self, error_code: ErrorCode, message: str) -> None:
         """Server: refuse the SETUP with a setup error code and close (SU-7)."""
@@ -239,7 +268,18 @@ class Connection:
         if self.state is not ConnectionState.ESTABLISHED:
             raise LocalProtocolError(f"cannot send a request while {self.state.value} (SU-11)")
 
-    def _allocate_stream_id(self) -> int:
+    def _allocate_stream_id(self, now: float | None) -> int:
+        """The id for a new request, which also spends one unit of the peer's lease (LE-4)."""
+        lease = self.requester_lease
+        if lease is not None:
+            if now is None:
+                raise LocalProtocolError(
+                    "leasing is on: pass now= with every request so the lease's TTL can be checked (LE-2)"
+                )
+            status = lease.status(now)
+            if status is not LeaseStatus.VALID:
+                rule = "SU-9" if status is LeaseStatus.MISSING else "LE-4"
+                raise MissingLeaseError(f"{lease.describe(status, now, granted_by_peer=True)} ({rule})")
         if len(self._streams) >= self.config.max_streams:
             raise LocalProtocolError(
                 f"{len(self._streams)} streams are open, the configured max_streams; "
@@ -252,13 +292,18 @@ class Connection:
                 following = 1 if self.role is Role.CLIENT else 2
             if candidate not in self._streams:
                 self._next_stream_id = following
+                if lease is not None:
+                    lease.use()
                 return candidate
             candidate = following
         raise LocalProtocolError("every stream id is in use; open a new connection (ID-3)")
 
-    def request_response(self, data: bytes, metadata: bytes | None = None) -> int:
+    def request_response(
+        self, data: bytes, metadata: bytes | None = None, *, now: float | None = None
+    ) -> int:
+        """Send REQUEST_RESPONSE.  Every request method needs ``now`` when leasing is on (LE-2)."""
         self._check_can_request()
-        stream_id = self._allocate_stream_id()
+        stream_id = self._allocate_stream_id(now)
         self._streams[stream_id] = Stream(
             stream_id,
             RequestKind.REQUEST_RESPONSE,
@@ -271,18 +316,22 @@ class Connection:
             self._send_message(RequestResponseFrame(stream_id, data, metadata))
         return stream_id
 
-    def request_fire_and_forget(self, data: bytes, metadata: bytes | None = None) -> int:
+    def request_fire_and_forget(
+        self, data: bytes, metadata: bytes | None = None, *, now: float | None = None
+    ) -> int:
         self._check_can_request()
         # FF-1: the requester's stream ends on send, so the id is never live.
-        stream_id = self._allocate_stream_id()
+        stream_id = self._allocate_stream_id(now)
         if not self._queue_message(_REQUEST_FNF, stream_id, data, metadata, 0):
             self._send_message(RequestFnfFrame(stream_id, data, metadata))
         return stream_id
 
-    def request_stream(self, data: bytes, metadata: bytes | None = None, *, initial_n: int) -> int:
+    def request_stream(
+        self, data: bytes, metadata: bytes | None = None, *, initial_n: int, now: float | None = None
+    ) -> int:
         self._check_can_request()
         initial_n = _request_n_value(initial_n)
-        stream_id = self._allocate_stream_id()
+        stream_id = self._allocate_stream_id(now)
         self._streams[stream_id] = Stream(
             stream_id,
             RequestKind.REQUEST_STREAM,
@@ -301,10 +350,11 @@ class Connection:
         *,
         initial_n: int,
         complete: bool = False,
+        now: float | None = None,
     ) -> int:
         self._check_can_request()
         initial_n = _request_n_value(initial_n)
-        stream_id = self._allocate_stream_id()
+        stream_id = self._allocate_stream_id(now)
         self._streams[stream_id] = Stream(
             stream_id,
             RequestKind.REQUEST_CHANNEL,
@@ -317,8 +367,38 @@ class Connection:
         return stream_id
 
     def metadata_push(self, metadata: bytes) -> None:
+        """Never leased: only the four request types are (D-18)."""
         self._check_can_request()
         self._emit(MetadataPushFrame(metadata))
+
+    # ------------------------------------------------------------------ lease API
+
+    def send_lease(
+        self, ttl: float, number_of_requests: int, metadata: bytes | None = None, *, now: float
+    ) -> bool:
+        """Grant the peer ``number_of_requests`` requests for ``ttl`` seconds, replacing any
+        earlier grant (LE-1, LE-3).  A zero in either stops its requests.  False once closed.
+
+        The TTL runs from ``now`` here, but only from arrival at the peer (LE-2): a request
+        that races the expiry is refused with REJECTED, which promises it was never processed.
+        """
+        lease = self.responder_lease
+        if lease is None:
+            raise LocalProtocolError("leasing is off on this connection: it needs a SETUP with L (SU-9)")
+        if not self._started:
+            raise LocalProtocolError("start() the connection first: SETUP goes before any LEASE (SU-1)")
+        ttl_ms = round(ttl * 1000)
+        if not 0 <= ttl_ms <= MAX_U31:
+            raise LocalProtocolError(f"a lease TTL must be 0..{MAX_U31 / 1000:.0f} seconds, not {ttl!r}")
+        if not 0 <= number_of_requests <= MAX_U31:
+            raise LocalProtocolError(
+                f"a lease's number of requests must be 0..2^31-1, not {number_of_requests} (LE-1)"
+            )
+        if self.state is ConnectionState.CLOSED:
+            return False
+        lease.replace(ttl_ms, number_of_requests, metadata, now)
+        self._emit(LeaseFrame(ttl_ms, number_of_requests, metadata))
+        return True
 
     # ------------------------------------------------------------------ stream API
 
@@ -472,6 +552,18 @@ class Connection:
             self._emit(KeepaliveFrame(0, b"", True))
             self._next_keepalive = now + self._keepalive_interval
 
+    def link_resumed(self, now: float) -> None:
+        """The session layer resumed this connection on a new transport (§3.14).
+
+        The liveness clock starts over: the silence being timed was the old link's (KA-4).
+        The peer's lease is void (LE-7): our requests wait for the fresh one it must send.
+        Ours stays until the fresh LEASE we send replaces it (LE-3), so requests the peer
+        made under it and sends again now are still honoured.
+        """
+        self._last_received = now
+        if self.requester_lease is not None:
+            self.requester_lease = LeaseTracker()
+
     # ------------------------------------------------------------------ inbound
 
     def receive_frame(self, buf: bytes | bytearray | memoryview, now: float) -> None:
@@ -589,7 +681,7 @@ class Connection:
             if frame.resume_token is not None and not self.config.resumable:
                 self._fail_connection(ErrorCode.REJECTED_SETUP, "resumption is not supported (SU-6)")
                 return
-            if frame.lease:
+            if frame.lease and not self.config.lease:
                 self._fail_connection(ErrorCode.UNSUPPORTED_SETUP, "leasing is not supported (SU-9)")
                 return
             self.setup = frame
@@ -614,9 +706,14 @@ class Connection:
         """SU-12: a second SETUP (server) or any SETUP (client) is ignored."""
 
     def _on_lease(self, frame: LeaseFrame) -> None:
-        # Leasing is never negotiated yet (a SETUP with L is refused), so the LEASE grants
-        # nothing (U-1); it still shows the server accepted our SETUP (SU-10).
+        # Even a LEASE we did not ask for shows the server accepted our SETUP (SU-10).
         self._setup_confirmed = True
+        lease = self.requester_lease
+        if lease is None:
+            return  # leasing is off: the LEASE grants nothing (U-1)
+        # receive_frame stamped the arrival time, where the TTL starts (LE-2).
+        lease.replace(frame.ttl, frame.number_of_requests, frame.metadata, self._last_received)
+        self._events.append(LeaseReceived(frame.ttl, frame.number_of_requests, frame.metadata))
 
     def _on_keepalive(self, frame: KeepaliveFrame) -> None:
         if frame.respond:
@@ -659,6 +756,19 @@ class Connection:
                 message = f"too many open streams (limit {self.config.max_streams})"
                 self._emit(ErrorFrame(stream_id, ErrorCode.REJECTED, message.encode()))
             return
+        lease = self.responder_lease
+        if lease is not None:
+            # receive_frame stamped the frame's arrival time before any handler ran.
+            now = self._last_received
+            status = lease.status(now)
+            if status is not LeaseStatus.VALID:
+                # LE-5, even for a fire-and-forget, whose requester ignores it (ID-5).  The later
+                # fragments of a refused request find no stream and are dropped, so a message
+                # costs one lease unit however many fragments it has (FR-7).
+                message = f"{lease.describe(status, now, granted_by_peer=False)} (LE-5)"
+                self._emit(ErrorFrame(stream_id, ErrorCode.REJECTED, message.encode()))
+                return
+            lease.use()
         if whole_fnf:
             # FF-1: a whole fire-and-forget ends as it arrives; there is no stream to keep.
             self._events.append(

@@ -82,6 +82,8 @@ class MetadataPushReceived:
 
 @dataclass(slots=True)
 class LeaseReceived:
+    """The peer granted a new lease (only when leasing is on); ``ttl`` is in milliseconds."""
+
     ttl: int
     number_of_requests: int
     metadata: bytes | None

@@ -87,3 +87,13 @@ def test_closing_a_plain_connection_sends_nothing() -> None:
 def test_re12_bad_resume_settings_are_refused_where_written(options: dict[str, object], message: str) -> None:
     with pytest.raises(LocalProtocolError, match=message):
         ConnectionConfig(**options)  # type: ignore[arg-type]
+
+
+def test_ka4_a_resumed_link_starts_the_liveness_clock_over() -> None:
+    """The silence of the old link must not count against the new one (one resume, not two)."""
+    client = make_client(RESUMABLE)
+    client.link_resumed(2.9)
+    client.handle_timer(3.5)
+    assert client.events() == []
+    client.handle_timer(5.9)
+    assert client.events() == [PeerSilent(3000)]
