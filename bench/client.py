@@ -1,9 +1,10 @@
 """One benchmark client process: runs the shapes against a server and prints JSON on stdout.
 
-    python bench/client.py IMPL LOOP PORT SERVER_PID [--runs N] [--scale F] [--shapes a,b]
+    python bench/client.py IMPL LOOP PORT SERVER_PID [--runs N] [--scale F] [--shapes a,b] [--driver-pid P]
 
 Every run of every shape gets a fresh connection, warmed up with a few request/responses.
-CPU is read from /proc for this process and for SERVER_PID around the measured part only.
+CPU is read from /proc for this process and for SERVER_PID (and the Aeron media driver's
+DRIVER_PID, which does the networking the kernel does for TCP) around the measured part only.
 """
 
 from __future__ import annotations
@@ -36,12 +37,15 @@ WARM_UP = 50
 RUN_LIMIT = 120.0
 
 
-async def measure(client: BenchClient, shape: Shape, server_pid: int) -> dict[str, Any]:
+async def measure(
+    client: BenchClient, shape: Shape, server_pid: int, driver_pid: int | None
+) -> dict[str, Any]:
     warm = pattern(shape.size)
     for _ in range(WARM_UP):
         await client.rr(warm)
     gc.collect()
     client_cpu, server_cpu = cpu_seconds(), cpu_seconds(server_pid)
+    driver_cpu = cpu_seconds(driver_pid) if driver_pid is not None else 0.0
     started = time.perf_counter()
     outcome = await SHAPE_RUNNERS[shape.name](client, shape)
     wall = time.perf_counter() - started
@@ -52,6 +56,8 @@ async def measure(client: BenchClient, shape: Shape, server_pid: int) -> dict[st
         "client_cpu_s": cpu_seconds() - client_cpu,
         "server_cpu_s": cpu_seconds(server_pid) - server_cpu,
     }
+    if driver_pid is not None:
+        sample["driver_cpu_s"] = cpu_seconds(driver_pid) - driver_cpu
     if outcome.latencies:
         cuts = statistics.quantiles(outcome.latencies, n=100, method="inclusive")
         sample["p50_s"] = cuts[49]
@@ -59,7 +65,9 @@ async def measure(client: BenchClient, shape: Shape, server_pid: int) -> dict[st
     return sample
 
 
-async def run_shapes(impl: str, port: int, server_pid: int, shapes: list[Shape], runs: int) -> list[Any]:
+async def run_shapes(
+    impl: str, port: int, server_pid: int, driver_pid: int | None, shapes: list[Shape], runs: int
+) -> list[Any]:
     module = load(impl)
     results = []
     for shape in shapes:
@@ -70,7 +78,7 @@ async def run_shapes(impl: str, port: int, server_pid: int, shapes: list[Shape],
                 async with asyncio.timeout(RUN_LIMIT):
                     client = await module.connect(port)
                     try:
-                        samples.append(await measure(client, shape, server_pid))
+                        samples.append(await measure(client, shape, server_pid, driver_pid))
                     finally:
                         await client.close()
             except Exception as exc:
@@ -91,10 +99,14 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--scale", type=float, default=1.0, help="multiply every shape's count")
     parser.add_argument("--shapes", default=",".join(SHAPE_NAMES))
+    parser.add_argument("--driver-pid", type=int, help="the Aeron media driver, whose CPU counts too")
     args = parser.parse_args()
     wanted = args.shapes.split(",")
     shapes = [shape.scaled(args.scale) for shape in SHAPES if shape.name in wanted]
-    results = run_on(args.loop, lambda: run_shapes(args.impl, args.port, args.server_pid, shapes, args.runs))
+    results = run_on(
+        args.loop,
+        lambda: run_shapes(args.impl, args.port, args.server_pid, args.driver_pid, shapes, args.runs),
+    )
     json.dump(results, sys.stdout)
 
 

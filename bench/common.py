@@ -1,9 +1,10 @@
 """What every benchmark process shares: the shapes, the client interface, event loops, CPU time.
 
-Each implementation (``impl_raw``, ``impl_aiorsocket``, ``impl_rsocket_py``) offers the same two
-things: ``start_server()`` for ``server.py`` and ``connect(port)`` returning a :class:`BenchClient`
-for ``client.py``.  The shapes below drive a :class:`BenchClient` and check every answer, so a
-fast but wrong implementation fails instead of scoring.
+Each implementation (``impl_raw``, ``impl_aiorsocket``, ``impl_rsocket_py``,
+``impl_aiorsocket_aeron``) offers the same two things: ``start_server()`` for ``server.py`` and
+``connect(port)`` returning a :class:`BenchClient` for ``client.py``.  The shapes below drive a
+:class:`BenchClient` and check every answer, so a fast but wrong implementation fails instead of
+scoring.
 """
 
 from __future__ import annotations
@@ -30,7 +31,9 @@ COUNT_QUERY = b"count"
 FNF_STALL = 2.0
 
 LOOPS = ("asyncio", "uvloop")
-IMPLS = ("raw", "aiorsocket", "rsocket-py")
+IMPLS = ("raw", "aiorsocket", "rsocket-py", "aiorsocket-aeron")
+#: What runs without ``--aeron`` (which adds aiorsocket over Aeron and starts its media driver).
+DEFAULT_IMPLS = ("raw", "aiorsocket", "rsocket-py")
 
 T = TypeVar("T")
 
@@ -208,7 +211,12 @@ SHAPE_RUNNERS: dict[str, Callable[[BenchClient, Shape], Awaitable[Outcome]]] = {
 
 
 #: Where each implementation lives; imported only in the processes that run it.
-MODULES = {"raw": "impl_raw", "aiorsocket": "impl_aiorsocket", "rsocket-py": "impl_rsocket_py"}
+MODULES = {
+    "raw": "impl_raw",
+    "aiorsocket": "impl_aiorsocket",
+    "rsocket-py": "impl_rsocket_py",
+    "aiorsocket-aeron": "impl_aiorsocket_aeron",
+}
 
 
 def load(impl: str) -> Any:

@@ -6,7 +6,8 @@ server can listen on ``tcp://`` and ``tls://`` at once; a client given ``ssl=`` 
 plain URI is refused, because silently connecting unencrypted would be worse.
 
 Transports with third-party dependencies (``ws``/``wss`` on websockets, ``quic`` on
-aioquic) are imported only when their scheme is used, so the core needs neither.
+aioquic, ``aeron+udp`` on our Aeron binding) are imported only when their scheme is used, so
+the core needs none of them.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Literal
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from ..errors import LocalProtocolError
+from .aeron_client import default_directory
 from .base import FrameTransport, Listener
 from .local import connect_local, listen_local
 from .stream import SocketListener
@@ -38,7 +40,8 @@ class Endpoint:
     host: str = ""
     port: int = 0
     path: str = ""
-    """WebSocket request path (with any query), Unix socket path, or local name."""
+    """WebSocket request path (with any query), Unix socket path, local name, or the options
+    (``?key=value``) of a scheme that takes them."""
 
     def __str__(self) -> str:
         if not self.host:
@@ -59,6 +62,8 @@ class Scheme:
     listen: Callable[[Endpoint, OnTransport, SSLOption, int], Awaitable[Listener]]
     default_port: int | None = None
     takes_path: bool = False
+    options: tuple[str, ...] = ()
+    """Query keys the scheme accepts (without taking a path)."""
 
 
 def _optional(module: str, extra: str, scheme: str) -> ModuleType:
@@ -199,6 +204,57 @@ async def _listen_quic(
     return listener
 
 
+# -- aeron+udp --------------------------------------------------------------------------
+
+
+def _aeron_options(endpoint: Endpoint) -> dict[str, str]:
+    return {key: values[-1] for key, values in parse_qs(endpoint.path[1:]).items()}
+
+
+def _aeron_directory(options: dict[str, str]) -> str:
+    """The media driver to use: the URI's ``?dir=``, else ``$AERON_DIR``, else Aeron's default."""
+    return options.get("dir") or default_directory()
+
+
+async def _connect_aeron(endpoint: Endpoint, ssl: SSLOption, max_frame_size: int) -> FrameTransport:
+    if ssl is not None:
+        raise LocalProtocolError(f"ssl= was given but {endpoint} is not encrypted: Aeron has no TLS")
+    options = _aeron_options(endpoint)
+    mtu = options.get("mtu")
+    if mtu is not None and not mtu.isdigit():
+        raise LocalProtocolError(f"{endpoint}: mtu must be a number of bytes")
+    aeron = _optional("aeron", "aeron", endpoint.scheme)
+    transport: FrameTransport = await aeron.connect_aeron(
+        endpoint.host,
+        endpoint.port,
+        directory=_aeron_directory(options),
+        mtu=int(mtu) if mtu is not None else None,
+        max_frame_size=max_frame_size,
+    )
+    return transport
+
+
+async def _listen_aeron(
+    endpoint: Endpoint, on_transport: OnTransport, ssl: SSLOption, max_frame_size: int
+) -> Listener:
+    options = _aeron_options(endpoint)
+    if "mtu" in options:
+        raise LocalProtocolError(
+            f"{endpoint}: mtu is each client's choice (for both directions); serve without it"
+        )
+    aeron = _optional("aeron", "aeron", endpoint.scheme)
+    listener: Listener = await aeron.listen_aeron(
+        endpoint.host,
+        endpoint.port,
+        on_transport,
+        directory=_aeron_directory(options),
+        scheme=endpoint.scheme,
+        query=endpoint.path,
+        max_frame_size=max_frame_size,
+    )
+    return listener
+
+
 SCHEMES: dict[str, Scheme] = {
     scheme.name: scheme
     for scheme in (
@@ -210,6 +266,15 @@ SCHEMES: dict[str, Scheme] = {
         Scheme("unix", "unix:///PATH", "path", False, _connect_unix, _listen_unix),
         Scheme("local", "local://NAME", "path", False, _connect_local, _listen_local),
         Scheme("quic", "quic://HOST:PORT", "host", True, _connect_quic, _listen_quic),
+        Scheme(
+            "aeron+udp",
+            "aeron+udp://HOST:PORT[?dir=AERON_DIR][&mtu=BYTES]",
+            "host",
+            False,
+            _connect_aeron,
+            _listen_aeron,
+            options=("dir", "mtu"),
+        ),
     )
 }
 SUPPORTED_SCHEMES = tuple(SCHEMES)
@@ -238,9 +303,17 @@ def parse_uri(uri: str) -> Endpoint:
     if not parts.hostname or port is None:
         raise LocalProtocolError(f"{uri!r} needs a host and a port; expected {entry.usage}")
     if not entry.takes_path:
-        if parts.path not in ("", "/") or parts.query:
+        if parts.path not in ("", "/"):
             raise LocalProtocolError(f"{uri!r}: {entry.name}:// takes no path; expected {entry.usage}")
-        return Endpoint(entry.name, parts.hostname, port)
+        if not parts.query:
+            return Endpoint(entry.name, parts.hostname, port)
+        unknown = set(parse_qs(parts.query, keep_blank_values=True)) - set(entry.options)
+        if unknown or not entry.options:
+            raise LocalProtocolError(
+                f"{uri!r}: {entry.name}:// does not take {', '.join(sorted(unknown)) or 'a query'}; "
+                f"expected {entry.usage}"
+            )
+        return Endpoint(entry.name, parts.hostname, port, f"?{parts.query}")
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     return Endpoint(entry.name, parts.hostname, port, path)
 
