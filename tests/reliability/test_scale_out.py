@@ -323,8 +323,10 @@ async def test_load_balanced_clients_evict_a_dead_backend_and_take_it_back(tmp_p
         f"rejoined after the restart: median "
         f"{statistics.median(rejoined) * 1000:.0f} ms, max {max(rejoined) * 1000:.0f} ms; served {counts}"
     )
+    # Weighted least-outstanding sends less to a backend that answers slower, which one of three
+    # processes on a loaded 2-core machine may well be: every backend takes part, not an even third.
     for name in NAMES:
-        assert before[name] >= 0.15 * sum(before.values()), before
+        assert before[name] >= 0.05 * sum(before.values()), before
     assert down[VICTIM] <= clients_count * workers_per_client
     # Only requests in flight on the victim when it died can be lost, and none was re-sent.
     assert lost <= clients_count * workers_per_client
