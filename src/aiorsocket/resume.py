@@ -397,7 +397,9 @@ class ClientResumableTransport(ResumableTransport):
         while not self._closing:
             attempt += 1
             delay = policy.delay(attempt, self._rng)
-            if self._loop.time() + delay >= deadline:
+            if self._loop.time() + delay >= deadline or (
+                policy.max_attempts is not None and attempt > policy.max_attempts
+            ):
                 self._end(
                     ConnectionLostError(
                         f"could not resume within the session lifetime of {self.config.session_lifetime:g} s "
@@ -417,9 +419,12 @@ class ClientResumableTransport(ResumableTransport):
                 logger.info("session %s resumed after %d attempt(s)", self.token.hex(), attempt)
                 return
             last_problem = problem
+            if not self._closing:
+                self._set_state(ResumeState.DISCONNECTED)
 
     async def _handshake(self, transport: FrameTransport) -> str | None:
-        """RESUME on ``transport``; None once resumed, else why this attempt failed (to retry)."""
+        """RESUME on ``transport``; None once resumed (or ended for good), else why this attempt
+        failed and another may work."""
         self._set_state(ResumeState.RESUMING)
         outcome: asyncio.Future[str | None] = self._loop.create_future()
         transport.attach(_Handshake(self, transport, outcome))
@@ -432,8 +437,12 @@ class ClientResumableTransport(ResumableTransport):
                 return await outcome
         except TimeoutError:
             transport.abort()
-            self._set_state(ResumeState.DISCONNECTED)
             return "no RESUME_OK in time"
+        except asyncio.CancelledError:
+            # The session was closed mid-handshake: this link must not outlive it.
+            if self._link is None or self._link.transport is not transport:
+                transport.abort()
+            raise
 
     def _resume_ok(self, transport: FrameTransport, frame: ResumeOkFrame, rest: list[memoryview]) -> None:
         """RE-7: check the server's position, resend what it missed and go live."""

@@ -19,6 +19,7 @@ from aiorsocket import (
     FixedRateLease,
     LeaseConfig,
     Payload,
+    ReconnectPolicy,
     RejectedSetupError,
     RequestHandler,
     ResumeConfig,
@@ -389,6 +390,7 @@ async def test_re11_shutting_down_ends_detached_sessions_without_waiting_out_the
     server_side = only(srv)
     await cutter.stop()
     cutter.cut_all()
+
     def detached() -> bool:
         now = server_side.resume_stats
         return now is not None and now.state is ResumeState.DISCONNECTED
@@ -435,3 +437,54 @@ async def test_le7_a_resumed_session_gets_a_fresh_lease_before_its_next_request(
                 assert leases == [50, 50]
         finally:
             await cutter.stop()
+
+
+class SilentServer:
+    """Accepts connections, reads everything, answers nothing: a RESUME here never gets RESUME_OK."""
+
+    def __init__(self) -> None:
+        self.connections: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.Queue()
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await self.connections.put((reader, writer))
+
+
+async def test_re4_closing_during_the_resume_handshake_closes_the_new_link() -> None:
+    silent = SilentServer()
+    listener = await asyncio.start_server(silent._accept, "127.0.0.1", 0)
+    port = listener.sockets[0].getsockname()[1]
+    states: list[ResumeState] = []
+    resume = ResumeConfig(
+        on_state=states.append, backoff=ReconnectPolicy(initial_backoff=0, connect_timeout=30)
+    )
+    try:
+        rs = await aiorsocket.connect(f"tcp://127.0.0.1:{port}", resume=resume)
+        async with asyncio.timeout(10):
+            _, first = await silent.connections.get()
+            first.close()  # the first link drops: the client comes back with RESUME
+            second_reader, second = await silent.connections.get()
+            length = int.from_bytes(await second_reader.readexactly(3), "big")
+            assert isinstance(decode_frame(await second_reader.readexactly(length)), ResumeFrame)
+            assert states[-1] is ResumeState.RESUMING
+            await rs.aclose()
+            assert await second_reader.read() == b""  # the half-made link went with the session
+        second.close()
+        assert states[-1] is ResumeState.CLOSED
+    finally:
+        listener.close()
+        await listener.wait_closed()
+
+
+async def test_re4_the_backoffs_max_attempts_bounds_the_resume_attempts() -> None:
+    async with aiorsocket.serve(Echo(), "tcp://127.0.0.1:0", resume=ResumeConfig()) as srv:
+        cutter = FaultProxy("127.0.0.1", srv.port)
+        await cutter.start()
+        policy = ReconnectPolicy(initial_backoff=0.01, max_backoff=0.01, max_attempts=2)
+        rs = await aiorsocket.connect(cutter.uri, resume=ResumeConfig(backoff=policy))
+        await rs.request_response(Payload(b"x"))
+        await cutter.stop()
+        cutter.cut_all()
+        async with asyncio.timeout(10):
+            await rs.wait_closed()
+        assert isinstance(rs.close_error, ConnectionLostError)
+        assert "(2 attempts; last: connect failed: ConnectionRefusedError" in str(rs.close_error)
