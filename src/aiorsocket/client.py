@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Generator, Mapping, Sequence
 from dataclasses import replace
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, cast, overload
@@ -20,6 +20,8 @@ from .session import RSocket
 from .transports.base import FrameTransport
 from .transports.tls import SSLOption
 from .transports.uri import open_transport
+
+Headers = Mapping[str, str] | Sequence[tuple[str, str]]
 
 if TYPE_CHECKING:
     from typing_extensions import TypeVar
@@ -42,7 +44,8 @@ class connect(Generic[_Client]):
     seconds.  ``fragment_size`` (bytes, >= 64) splits large messages; 0 sends them
     whole up to the 16 MiB frame limit.  ``ssl`` (a :class:`TLSConfig` or an
     ``ssl.SSLContext``) configures ``tls://``, ``wss://`` and ``quic://``; without it
-    the server is verified against the system's CAs.  ``frame_logger`` is called with
+    the server is verified against the system's CAs.  ``headers`` (a mapping or name/value
+    pairs) go in the WebSocket upgrade request of ``ws://`` and ``wss://``.  ``frame_logger`` is called with
     ``("send" | "receive", frame)`` for every frame on the wire (see :mod:`aiorsocket.framelog`).
 
     With ``lease`` (a :class:`LeaseConfig`, or just the :class:`LeaseStrategy` to grant
@@ -72,6 +75,7 @@ class connect(Generic[_Client]):
         fragment_size: int = 0,
         max_inbound_payload_size: int = DEFAULT_MAX_INBOUND_PAYLOAD,
         ssl: SSLOption = None,
+        headers: Headers | None = None,
         frame_logger: FrameLogger | None = None,
         lease: LeaseConfig | LeaseStrategy | None = None,
         resume: ResumeConfig | None = None,
@@ -93,6 +97,7 @@ class connect(Generic[_Client]):
         fragment_size: int = 0,
         max_inbound_payload_size: int = DEFAULT_MAX_INBOUND_PAYLOAD,
         ssl: SSLOption = None,
+        headers: Headers | None = None,
         frame_logger: FrameLogger | None = None,
         lease: LeaseConfig | LeaseStrategy | None = None,
         resume: ResumeConfig | None = None,
@@ -113,6 +118,7 @@ class connect(Generic[_Client]):
         fragment_size: int = 0,
         max_inbound_payload_size: int = DEFAULT_MAX_INBOUND_PAYLOAD,
         ssl: SSLOption = None,
+        headers: Headers | None = None,
         frame_logger: FrameLogger | None = None,
         lease: LeaseConfig | LeaseStrategy | None = None,
         resume: ResumeConfig | None = None,
@@ -123,6 +129,7 @@ class connect(Generic[_Client]):
         self._uri = uri
         self._handler = handler
         self._ssl = ssl
+        self._headers = tuple(headers.items() if isinstance(headers, Mapping) else headers or ())
         self._frame_logger = frame_logger
         self.config = ConnectionConfig(
             keepalive_interval=keepalive_interval,
@@ -142,7 +149,9 @@ class connect(Generic[_Client]):
         self._client: _Client | None = None
 
     async def _open_link(self) -> FrameTransport:
-        transport = await open_transport(self._uri, ssl=self._ssl, max_frame_size=self.config.max_frame_size)
+        transport = await open_transport(
+            self._uri, ssl=self._ssl, max_frame_size=self.config.max_frame_size, headers=self._headers
+        )
         if self._frame_logger is not None and self._resume is not None:
             # Logged per link, under resumption, so RESUME frames and KEEPALIVE positions show as sent.
             return FrameLoggingTransport(transport, self._frame_logger)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+import aiorsocket
 from aiorsocket import Payload, RequestHandler
 from aiorsocket.cli.request import EXIT_OK
 from aiorsocket.extensions import BearerAuth, SimpleAuth, decode_routing, parse_composite_metadata
@@ -167,3 +168,40 @@ async def test_channel_sends_each_stdin_line_as_it_is_read(server: RecordingServ
     rest, stderr = await asyncio.wait_for(proc.communicate(), TIMEOUT)
     assert (proc.returncode, rest) == (EXIT_OK, b""), stderr
     await server.wait_for(lambda frame: isinstance(frame, PayloadFrame) and frame.complete and not frame.next)
+
+
+async def test_header_flag_sends_websocket_upgrade_headers() -> None:
+    seen: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+    async def acceptor(
+        setup: aiorsocket.ConnectionSetup, rs: aiorsocket.RSocket
+    ) -> aiorsocket.RequestHandler:
+        seen.set_result(rs.transport.get_extra_info("request_headers")["X-Token"])
+        return HeaderEcho()
+
+    async with aiorsocket.serve(acceptor, "ws://127.0.0.1:0/rsocket") as srv:
+        result = await run_cli(
+            "request", f"ws://127.0.0.1:{srv.port}/rsocket", "-H", "X-Token: abc", "-d", "hi", "--dmt", "text"
+        )
+    assert result.returncode == 0, result.stderr
+    assert result.lines == ["hi"]
+    assert seen.result() == "abc"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("ws://127.0.0.1:1/rsocket", "-H", "no colon"), "--header 'no colon' is not NAME:VALUE"),
+        (("tcp://127.0.0.1:1", "-H", "X-Token: abc"), "--header only applies to WebSocket URIs"),
+    ],
+)
+async def test_header_flag_usage_errors(args: tuple[str, ...], message: str) -> None:
+    result = await run_cli("request", *args, "-d", "x")
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "-H 'Authorization: Bearer TOKEN'" in result.stderr
+
+
+class HeaderEcho(aiorsocket.RequestHandler):
+    async def request_response(self, payload: aiorsocket.Payload) -> aiorsocket.Payload:
+        return payload

@@ -19,7 +19,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 import aiorsocket
 from aiorsocket import ErrorCode, Payload
-from aiorsocket.errors import ConnectionLostError
+from aiorsocket.errors import ConnectionLostError, LocalProtocolError
 from aiorsocket.frames import (
     ErrorFrame,
     Frame,
@@ -160,3 +160,30 @@ async def test_server_close_sends_connection_close_then_a_close_frame(server: ai
     assert isinstance(frame, ErrorFrame)
     assert frame.error_code == ErrorCode.CONNECTION_CLOSE
     assert ws.close_code == 1000
+
+
+async def test_client_headers_travel_in_the_upgrade_request_and_reach_the_acceptor() -> None:
+    """rsocket-cli's -H: headers (auth, tracing) ride the HTTP upgrade; an acceptor reads them
+    from the transport's ``request_headers``."""
+    seen: asyncio.Future[list[str]] = asyncio.get_running_loop().create_future()
+
+    async def acceptor(
+        setup: aiorsocket.ConnectionSetup, rs: aiorsocket.RSocket
+    ) -> aiorsocket.RequestHandler:
+        headers = rs.transport.get_extra_info("request_headers")
+        seen.set_result(headers.get_all("X-Token") + headers.get_all("Authorization"))
+        return aiorsocket.RequestHandler()
+
+    async with (
+        aiorsocket.serve(acceptor, "ws://127.0.0.1:0/rsocket") as srv,
+        aiorsocket.connect(
+            f"ws://127.0.0.1:{srv.port}/rsocket", headers={"X-Token": "abc", "Authorization": "Bearer t"}
+        ),
+    ):
+        async with asyncio.timeout(10):
+            assert await seen == ["abc", "Bearer t"]
+
+
+async def test_headers_on_a_scheme_without_an_upgrade_request_are_refused() -> None:
+    with pytest.raises(LocalProtocolError, match=r"tcp:// has none \(use ws:// or wss://\)"):
+        await aiorsocket.connect("tcp://127.0.0.1:1", headers={"X-Token": "abc"})

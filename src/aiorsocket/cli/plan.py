@@ -120,6 +120,7 @@ def build_plan(args: argparse.Namespace, stdin: Callable[[], bytes]) -> Plan:
             setup_payload=setup,
             **_connection_options(args, command),
             ssl=_tls(args, command),
+            headers=_headers(args, command),
             frame_logger=debug_log,
         )
     except LocalProtocolError as exc:
@@ -309,6 +310,24 @@ def _connection_options(args: argparse.Namespace, command: str) -> dict[str, Any
         lifetime = args.resume_lifetime
         options["resume"] = ResumeConfig() if lifetime is None else ResumeConfig(session_lifetime=lifetime)
     return options
+
+
+def _headers(args: argparse.Namespace, command: str) -> list[tuple[str, str]]:
+    headers: list[tuple[str, str]] = []
+    for text in args.headers or ():
+        name, colon, value = text.partition(":")
+        if not colon or not name.strip():
+            raise UsageError(
+                f"--header {text!r} is not NAME:VALUE",
+                f"aiorsocket {command} ws://localhost:8080/rsocket -H 'Authorization: Bearer TOKEN'",
+            )
+        headers.append((name.strip(), value.strip()))
+    if headers and parse_uri(args.uri).scheme not in ("ws", "wss"):
+        raise UsageError(
+            "--header only applies to WebSocket URIs: the headers go in the upgrade request",
+            f"aiorsocket {command} ws://localhost:8080/rsocket -H 'Authorization: Bearer TOKEN'",
+        )
+    return headers
 
 
 def _tls(args: argparse.Namespace, command: str) -> TLSConfig | None:

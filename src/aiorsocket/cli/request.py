@@ -214,6 +214,15 @@ def _add_options(parser: argparse.ArgumentParser, name: str) -> None:
         help="give up (exit 4) when the whole command takes longer than this",
     )
 
+    setup.add_argument(
+        "-H",
+        "--header",
+        dest="headers",
+        action="append",
+        metavar="NAME:VALUE",
+        help="a header for the WebSocket upgrade request (ws://, wss://); repeatable",
+    )
+
     tls = parser.add_argument_group("TLS (tls://, wss://, quic://)")
     tls.add_argument("--ca-file", metavar="FILE", help="trust the server certificates this CA (PEM) signed")
     tls.add_argument("--insecure", action="store_true", help="do not verify the server's certificate")

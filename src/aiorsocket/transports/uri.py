@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
 from types import ModuleType
 from typing import Literal
 from urllib.parse import parse_qs, urlsplit
@@ -42,6 +42,8 @@ class Endpoint:
     path: str = ""
     """WebSocket request path (with any query), Unix socket path, local name, or the options
     (``?key=value``) of a scheme that takes them."""
+    headers: tuple[tuple[str, str], ...] = ()
+    """Extra headers of a WebSocket upgrade request (client side)."""
 
     def __str__(self) -> str:
         if not self.host:
@@ -131,6 +133,7 @@ async def _connect_ws(endpoint: Endpoint, ssl: SSLOption, max_frame_size: int) -
         ssl=client_ssl_context(ssl) if secure else None,
         server_hostname=server_hostname(ssl, endpoint.host),
         max_frame_size=max_frame_size,
+        headers=endpoint.headers,
     )
     return transport
 
@@ -318,8 +321,17 @@ def parse_uri(uri: str) -> Endpoint:
     return Endpoint(entry.name, parts.hostname, port, path)
 
 
-async def open_transport(uri: str, *, ssl: SSLOption = None, max_frame_size: int) -> FrameTransport:
+async def open_transport(
+    uri: str, *, ssl: SSLOption = None, max_frame_size: int, headers: Sequence[tuple[str, str]] = ()
+) -> FrameTransport:
+    """Connect to ``uri``; ``headers`` go in a WebSocket upgrade request (``ws``/``wss`` only)."""
     endpoint = parse_uri(uri)
+    if headers:
+        if endpoint.scheme not in ("ws", "wss"):
+            raise LocalProtocolError(
+                f"headers travel in a WebSocket upgrade request; {endpoint.scheme}:// has none (use ws:// or wss://)"
+            )
+        endpoint = replace(endpoint, headers=tuple(headers))
     return await SCHEMES[endpoint.scheme].connect(endpoint, ssl, max_frame_size)
 
 

@@ -19,8 +19,8 @@ import abc
 import asyncio
 import logging
 import ssl as ssl_module
-from collections.abc import Callable
-from typing import Final
+from collections.abc import Callable, Sequence
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 from websockets.client import ClientProtocol
@@ -206,11 +206,19 @@ class WebSocketServerTransport(WebSocketFrameTransport):
         super().__init__(ServerProtocol(max_size=max_frame_size, logger=_logger))
         self._path = path
         self._on_connected = on_connected
+        self._request: Request | None = None
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        """Adds ``request_headers``: the upgrade request's headers (e.g. for auth in an acceptor)."""
+        if name == "request_headers":
+            return self._request.headers if self._request is not None else default
+        return super().get_extra_info(name, default)
 
     def _on_handshake(self, event: Request | Response) -> None:
         ws = self._ws
         assert isinstance(event, Request)
         assert isinstance(ws, ServerProtocol)
+        self._request = event
         if urlsplit(event.path).path != self._path:
             response = ws.reject(404, f"No RSocket endpoint here; it is at {self._path}\n")
         else:
@@ -225,15 +233,21 @@ class WebSocketServerTransport(WebSocketFrameTransport):
 class WebSocketClientTransport(WebSocketFrameTransport):
     """Sends the upgrade request; :attr:`handshake` resolves once the server accepted it."""
 
-    def __init__(self, uri: str, *, max_frame_size: int = MAX_FRAME_SIZE) -> None:
+    def __init__(
+        self, uri: str, *, max_frame_size: int = MAX_FRAME_SIZE, headers: Sequence[tuple[str, str]] = ()
+    ) -> None:
         super().__init__(ClientProtocol(parse_uri(uri), max_size=max_frame_size, logger=_logger))
         self._uri = uri
+        self._headers = headers
         self.handshake: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
         assert isinstance(self._ws, ClientProtocol)
-        self._ws.send_request(self._ws.connect())
+        request = self._ws.connect()
+        for name, value in self._headers:
+            request.headers[name] = value
+        self._ws.send_request(request)
         self._send_pending()
 
     def data_received(self, data: bytes) -> None:
@@ -267,10 +281,11 @@ async def connect_websocket(
     ssl: ssl_module.SSLContext | None = None,
     server_hostname: str | None = None,
     max_frame_size: int = MAX_FRAME_SIZE,
+    headers: Sequence[tuple[str, str]] = (),
 ) -> WebSocketClientTransport:
     loop = asyncio.get_running_loop()
     _, protocol = await loop.create_connection(
-        lambda: WebSocketClientTransport(uri, max_frame_size=max_frame_size),
+        lambda: WebSocketClientTransport(uri, max_frame_size=max_frame_size, headers=headers),
         host,
         port,
         ssl=ssl,
