@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import inspect
 import logging
+import types
 import weakref
 from collections import deque
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Coroutine, Generator
 from types import TracebackType
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from .errors import (
     ApplicationError,
@@ -71,6 +73,26 @@ Acceptor = Callable[[ConnectionSetup, "RSocket"], Awaitable[RequestHandler | Non
 
 def _error_message(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
+
+
+@types.coroutine
+def _carry_on(coro: Coroutine[Any, Any, None], awaiting: Any) -> Generator[Any, None, None]:
+    """The rest of a coroutine whose first step ran inline and suspended on ``awaiting``: the
+    task this runs in waits for that first, then drives the coroutine as if it had started it."""
+    while True:
+        try:
+            yield awaiting
+            break
+        except GeneratorExit:
+            coro.close()
+            raise
+        except BaseException as exc:
+            # Cancellation (or any throw) reaches the coroutine where it is suspended.
+            try:
+                awaiting = coro.throw(exc)
+            except StopIteration:
+                return
+    yield from coro
 
 
 class _Inbound:
@@ -844,9 +866,14 @@ class RSocket:
         kind = event.kind
         stream_id = event.stream_id
         if kind is RequestKind.FIRE_AND_FORGET:
-            task = self._loop.create_task(
-                self._run_quietly(self._handler.fire_and_forget(payload), "fire-and-forget")
-            )
+            work = self._run_quietly(self._handler.fire_and_forget(payload), "fire-and-forget")
+            if self._handler.eager and self._may_run_inline():
+                inline = self._run_inline(work)
+                if inline is None:
+                    return
+                task = inline
+            else:
+                task = self._loop.create_task(work)
             self._tasks.add(task)
             if self._leasing is not None:
                 self._leasing.track(task)
@@ -860,7 +887,12 @@ class RSocket:
         if kind is RequestKind.REQUEST_RESPONSE:
             # Tracked by its stream alone (the close path cancels it from there): no set, no
             # done callback, which cost more than the rest of a small request/response.
-            state.task = self._loop.create_task(self._respond(stream_id, payload))
+            if self._handler.eager and self._conn.stream(stream_id) is not None and self._may_run_inline():
+                state.task = self._run_inline(self._respond(stream_id, payload))
+                if state.task is None:
+                    return
+            else:
+                state.task = self._loop.create_task(self._respond(stream_id, payload))
         elif kind is RequestKind.REQUEST_STREAM:
             state.task = self._spawn(
                 self._produce(stream_id, state, lambda: self._handler.request_stream(payload))
@@ -966,6 +998,40 @@ class RSocket:
             if self._handlers_full and len(self._tasks) <= self._conn.config.max_streams // 2:
                 self._handlers_full = False
                 self._transport.resume_reading()
+
+    def _may_run_inline(self) -> bool:
+        """Whether a handler may start inline: the connection still open (a close read in the
+        same batch would cancel its task before it ran), outside any task, no task factory of
+        the loop's to honour, and no leasing (whose strategies count handler tasks)."""
+        return (
+            self._leasing is None
+            and not self._conn.is_closed
+            and asyncio.current_task(self._loop) is None
+            and self._loop.get_task_factory() is None
+        )
+
+    def _run_inline(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None] | None:
+        """Run ``coro`` now until it first suspends, as Python 3.12's eager tasks do; a task
+        carries it on from there (returned), None if it finished.  Like a task's, its first
+        step runs in a copy of the current context."""
+        context = contextvars.copy_context()
+        try:
+            awaiting = context.run(coro.send, None)
+        except StopIteration:
+            return None
+        except asyncio.CancelledError:
+            return None  # as a task cancelling itself: nobody waits for it
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:
+            # What a task would report as "exception never retrieved".
+            self._loop.call_exception_handler(
+                {"message": "handler failed outside its error handling", "exception": exc}
+            )
+            return None
+        return self._loop.create_task(
+            cast(Coroutine[Any, Any, None], _carry_on(coro, awaiting)), context=context
+        )
 
     def _spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
         task = asyncio.ensure_future(coro)
