@@ -199,10 +199,17 @@ class RequestStream(AsyncIterator[Payload]):
 
     async def __anext__(self) -> Payload:
         inbound = self._inbound
-        if inbound._items:
+        items = inbound._items
+        if items:
             # Fast path: an item is waiting, so no nested coroutine and no suspension.
-            payload = inbound._items.popleft()
-            inbound._account()
+            payload = items.popleft()
+            consumed = inbound._consumed + 1
+            if consumed < inbound._low_tide and not inbound._outstanding_free:
+                # _account's common case, inlined: nothing to ask for yet.  (An unbounded or
+                # finished stream asks for nothing either; counting it up changes nothing.)
+                inbound._consumed = consumed
+            else:
+                inbound._account()
             return payload
         try:
             return await inbound.get()
@@ -729,11 +736,17 @@ class RSocket:
             if not future.done():
                 future.set_result(Payload(event.data, event.metadata))
             return
-        inbound = state.inbound_queue()
+        inbound = state.inbound
+        if isinstance(inbound, weakref.ReferenceType):
+            inbound = inbound()
         if inbound is None:
             return
         if event.next:
-            inbound.push(Payload(event.data, event.metadata))
+            # _Inbound.push, inlined: this runs for every item of every stream.
+            inbound._items.append(Payload(event.data, event.metadata))
+            waiter = inbound._waiter
+            if waiter is not None and not waiter.done():
+                waiter.set_result(None)
         if event.complete:
             inbound.finish()
             self._forget_if_finished(event.stream_id, state)
@@ -949,10 +962,19 @@ class RSocket:
             if inspect.isawaitable(source):
                 source = await source
             iterator = aiter(source)
+            conn = self._conn
+            streams = conn._streams
+            transport = self._transport
             async for item in iterator:
-                if not self._send_item(stream_id, item) and not await self._send_later(
-                    stream_id, state, item
-                ):
+                # _send_item, inlined for the per-item path: credit, and a transport not full.
+                stream = streams.get(stream_id)
+                if stream is not None and stream.send_credit > 0 and not transport.write_paused:
+                    conn.send_payload(stream_id, item.data, item.metadata)
+                    if conn._out_bytes >= _FLUSH_BYTES:
+                        self._flush()
+                    elif self._flush_handle is None:
+                        self._flush_handle = self._loop.call_soon(self._flush)
+                elif not await self._send_later(stream_id, state, item):
                     return
             if self._conn.send_complete(stream_id):
                 self._flush_soon()
