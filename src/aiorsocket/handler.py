@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from .errors import ApplicationError
 from .frames import SetupFrame
@@ -18,7 +18,18 @@ class RequestHandler:
     Raise :class:`aiorsocket.errors.ApplicationError` (or ``RejectedError``,
     ``InvalidError``, ...) to answer with that error code; any other exception is
     answered with APPLICATION_ERROR carrying ``str(exc)``.
+
+    Set :attr:`eager` to run request/response and fire-and-forget handlers inline, as
+    Python 3.12's eager tasks do: the handler starts as its request is read, and a task
+    is made only if it suspends (it then carries on concurrently, as any other).  A
+    handler that answers without suspending then costs no task at all.  The one
+    difference a handler can see: until it first suspends, ``asyncio.current_task()``
+    is None, so ``asyncio.timeout``, ``TaskGroup`` or anyio-based code must not be
+    entered before its first suspending ``await``.
     """
+
+    eager: ClassVar[bool] = False
+    """Run request/response and fire-and-forget handlers inline until they suspend."""
 
     async def request_response(self, payload: Payload) -> Payload | None:
         """The one response; None answers with an empty completion."""

@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import inspect
 import logging
+import types
 import weakref
 from collections import deque
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Coroutine, Generator
 from types import TracebackType
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from .errors import (
     ApplicationError,
@@ -71,6 +73,26 @@ Acceptor = Callable[[ConnectionSetup, "RSocket"], Awaitable[RequestHandler | Non
 
 def _error_message(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
+
+
+@types.coroutine
+def _carry_on(coro: Coroutine[Any, Any, None], awaiting: Any) -> Generator[Any, None, None]:
+    """The rest of a coroutine whose first step ran inline and suspended on ``awaiting``: the
+    task this runs in waits for that first, then drives the coroutine as if it had started it."""
+    while True:
+        try:
+            yield awaiting
+            break
+        except GeneratorExit:
+            coro.close()
+            raise
+        except BaseException as exc:
+            # Cancellation (or any throw) reaches the coroutine where it is suspended.
+            try:
+                awaiting = coro.throw(exc)
+            except StopIteration:
+                return
+    yield from coro
 
 
 class _Inbound:
@@ -177,10 +199,17 @@ class RequestStream(AsyncIterator[Payload]):
 
     async def __anext__(self) -> Payload:
         inbound = self._inbound
-        if inbound._items:
+        items = inbound._items
+        if items:
             # Fast path: an item is waiting, so no nested coroutine and no suspension.
-            payload = inbound._items.popleft()
-            inbound._account()
+            payload = items.popleft()
+            consumed = inbound._consumed + 1
+            if consumed < inbound._low_tide and not inbound._outstanding_free:
+                # _account's common case, inlined: nothing to ask for yet.  (An unbounded or
+                # finished stream asks for nothing either; counting it up changes nothing.)
+                inbound._consumed = consumed
+            else:
+                inbound._account()
             return payload
         try:
             return await inbound.get()
@@ -707,11 +736,17 @@ class RSocket:
             if not future.done():
                 future.set_result(Payload(event.data, event.metadata))
             return
-        inbound = state.inbound_queue()
+        inbound = state.inbound
+        if isinstance(inbound, weakref.ReferenceType):
+            inbound = inbound()
         if inbound is None:
             return
         if event.next:
-            inbound.push(Payload(event.data, event.metadata))
+            # _Inbound.push, inlined: this runs for every item of every stream.
+            inbound._items.append(Payload(event.data, event.metadata))
+            waiter = inbound._waiter
+            if waiter is not None and not waiter.done():
+                waiter.set_result(None)
         if event.complete:
             inbound.finish()
             self._forget_if_finished(event.stream_id, state)
@@ -844,9 +879,14 @@ class RSocket:
         kind = event.kind
         stream_id = event.stream_id
         if kind is RequestKind.FIRE_AND_FORGET:
-            task = self._loop.create_task(
-                self._run_quietly(self._handler.fire_and_forget(payload), "fire-and-forget")
-            )
+            work = self._run_quietly(self._handler.fire_and_forget(payload), "fire-and-forget")
+            if self._handler.eager and self._may_run_inline():
+                inline = self._run_inline(work)
+                if inline is None:
+                    return
+                task = inline
+            else:
+                task = self._loop.create_task(work)
             self._tasks.add(task)
             if self._leasing is not None:
                 self._leasing.track(task)
@@ -860,7 +900,12 @@ class RSocket:
         if kind is RequestKind.REQUEST_RESPONSE:
             # Tracked by its stream alone (the close path cancels it from there): no set, no
             # done callback, which cost more than the rest of a small request/response.
-            state.task = self._loop.create_task(self._respond(stream_id, payload))
+            if self._handler.eager and self._conn.stream(stream_id) is not None and self._may_run_inline():
+                state.task = self._run_inline(self._respond(stream_id, payload))
+                if state.task is None:
+                    return
+            else:
+                state.task = self._loop.create_task(self._respond(stream_id, payload))
         elif kind is RequestKind.REQUEST_STREAM:
             state.task = self._spawn(
                 self._produce(stream_id, state, lambda: self._handler.request_stream(payload))
@@ -917,10 +962,19 @@ class RSocket:
             if inspect.isawaitable(source):
                 source = await source
             iterator = aiter(source)
+            conn = self._conn
+            streams = conn._streams
+            transport = self._transport
             async for item in iterator:
-                if not self._send_item(stream_id, item) and not await self._send_later(
-                    stream_id, state, item
-                ):
+                # _send_item, inlined for the per-item path: credit, and a transport not full.
+                stream = streams.get(stream_id)
+                if stream is not None and stream.send_credit > 0 and not transport.write_paused:
+                    conn.send_payload(stream_id, item.data, item.metadata)
+                    if conn._out_bytes >= _FLUSH_BYTES:
+                        self._flush()
+                    elif self._flush_handle is None:
+                        self._flush_handle = self._loop.call_soon(self._flush)
+                elif not await self._send_later(stream_id, state, item):
                     return
             if self._conn.send_complete(stream_id):
                 self._flush_soon()
@@ -966,6 +1020,40 @@ class RSocket:
             if self._handlers_full and len(self._tasks) <= self._conn.config.max_streams // 2:
                 self._handlers_full = False
                 self._transport.resume_reading()
+
+    def _may_run_inline(self) -> bool:
+        """Whether a handler may start inline: the connection still open (a close read in the
+        same batch would cancel its task before it ran), outside any task, no task factory of
+        the loop's to honour, and no leasing (whose strategies count handler tasks)."""
+        return (
+            self._leasing is None
+            and not self._conn.is_closed
+            and asyncio.current_task(self._loop) is None
+            and self._loop.get_task_factory() is None
+        )
+
+    def _run_inline(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None] | None:
+        """Run ``coro`` now until it first suspends, as Python 3.12's eager tasks do; a task
+        carries it on from there (returned), None if it finished.  Like a task's, its first
+        step runs in a copy of the current context."""
+        context = contextvars.copy_context()
+        try:
+            awaiting = context.run(coro.send, None)
+        except StopIteration:
+            return None
+        except asyncio.CancelledError:
+            return None  # as a task cancelling itself: nobody waits for it
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:
+            # What a task would report as "exception never retrieved".
+            self._loop.call_exception_handler(
+                {"message": "handler failed outside its error handling", "exception": exc}
+            )
+            return None
+        return self._loop.create_task(
+            cast(Coroutine[Any, Any, None], _carry_on(coro, awaiting)), context=context
+        )
 
     def _spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
         task = asyncio.ensure_future(coro)

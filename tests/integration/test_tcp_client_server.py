@@ -62,9 +62,10 @@ class Echo(aiorsocket.RequestHandler):
 Served = tuple[aiorsocket.Server, Echo]
 
 
-@pytest.fixture
-async def server() -> AsyncIterator[Served]:
+@pytest.fixture(params=[False, True], ids=["tasks", "eager"])
+async def server(request: pytest.FixtureRequest) -> AsyncIterator[Served]:
     handler = Echo()
+    handler.eager = request.param  # every interaction, with handlers started inline or as tasks
     async with aiorsocket.serve(handler, "tcp://127.0.0.1:0") as srv:
         yield srv, handler
 

@@ -116,6 +116,9 @@ _REQUEST_CHANNEL: Final = int(FrameType.REQUEST_CHANNEL)
 _HEADER_ONLY_MESSAGES: Final = frozenset({_PAYLOAD, _REQUEST_RESPONSE, _REQUEST_FNF})
 _CREDIT_CARRIERS: Final = frozenset({_REQUEST_N, _REQUEST_STREAM, _REQUEST_CHANNEL})
 _HEADER: Final = struct.Struct(">IH")
+#: The type-and-flags word of a PAYLOAD with N, and with N and C.
+_NEXT_WORD: Final = (_PAYLOAD << 10) | FLAG_NEXT
+_NEXT_COMPLETE_WORD: Final = (_PAYLOAD << 10) | _NEXT_COMPLETE
 _HEADER_U32: Final = struct.Struct(">IHI")
 _METADATA_LENGTH: Final = 3
 
@@ -424,7 +427,11 @@ class Connection:
             stream.send_credit = credit - 1
         if stream.kind is RequestKind.REQUEST_RESPONSE:
             complete = True  # RR-1: the one response always completes
-        if not self._queue_message(
+        if metadata is None and HEADER_SIZE + len(data) <= self._fragment_size:
+            # _queue_message's common case, inlined: this runs for every item sent.
+            self._out.append(_HEADER.pack(stream_id, _NEXT_COMPLETE_WORD if complete else _NEXT_WORD) + data)
+            self._out_bytes += HEADER_SIZE + len(data)
+        elif not self._queue_message(
             _PAYLOAD, stream_id, data, metadata, _NEXT_COMPLETE if complete else FLAG_NEXT
         ):
             self._send_message(PayloadFrame(stream_id, data, metadata, False, complete, True))

@@ -1,0 +1,143 @@
+"""RequestHandler.eager: request/response and fire-and-forget handlers start inline and get a
+task only if they suspend; everything else about them stays as with a task per request."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+from collections.abc import AsyncIterator
+
+import pytest
+
+import aiorsocket
+from aiorsocket import Payload
+from aiorsocket.errors import ApplicationError
+
+VAR: contextvars.ContextVar[str] = contextvars.ContextVar("VAR", default="unset")
+
+
+class Eager(aiorsocket.RequestHandler):
+    eager = True
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+        self.cancelled = asyncio.Event()
+        self.tasks: list[asyncio.Task[object] | None] = []
+        self.after_release: asyncio.Task[object] | None = None
+        self.fnf: list[bytes] = []
+        self.fnf_done = asyncio.Event()
+
+    async def request_response(self, payload: Payload) -> Payload | None:
+        self.tasks.append(asyncio.current_task())
+        VAR.set(payload.data.decode())  # must not leak into the connection's reader
+        if payload.data == b"wait":
+            try:
+                await self.release.wait()
+            except asyncio.CancelledError:
+                self.cancelled.set()
+                raise
+            self.after_release = asyncio.current_task()
+            return Payload(b"released:" + VAR.get().encode())
+        if payload.data == b"fail-later":
+            await asyncio.sleep(0)
+            raise ApplicationError("later")
+        if payload.data == b"timeout-later":
+            await asyncio.sleep(0)
+            async with asyncio.timeout(0.01):
+                await asyncio.sleep(1)
+        if payload.data == b"fail":
+            raise ApplicationError("now")
+        return Payload(b"ok:" + payload.data)
+
+    async def fire_and_forget(self, payload: Payload) -> None:
+        if payload.data == b"slow":
+            await asyncio.sleep(0.01)
+        if payload.data == b"boom":
+            raise RuntimeError("fnf failed")
+        self.fnf.append(payload.data)
+        if len(self.fnf) == 3:
+            self.fnf_done.set()
+
+
+@pytest.fixture
+async def served() -> AsyncIterator[tuple[aiorsocket.Server, Eager]]:
+    handler = Eager()
+    async with aiorsocket.serve(handler, "tcp://127.0.0.1:0") as srv:
+        yield srv, handler
+
+
+async def test_a_handler_that_never_suspends_runs_without_a_task(
+    served: tuple[aiorsocket.Server, Eager],
+) -> None:
+    srv, handler = served
+    async with aiorsocket.connect(f"tcp://127.0.0.1:{srv.port}") as rs:
+        # A request read together with the SETUP starts in the acceptor's task: a task of its own.
+        await rs.request_response(Payload(b"first"))
+        handler.tasks.clear()
+        assert await rs.request_response(Payload(b"a")) == Payload(b"ok:a")
+        with pytest.raises(ApplicationError, match="now"):
+            await rs.request_response(Payload(b"fail"))
+    assert handler.tasks == [None, None]
+    assert VAR.get() == "unset"
+
+
+async def test_a_suspended_handler_carries_on_in_a_task_and_never_holds_up_others(
+    served: tuple[aiorsocket.Server, Eager],
+) -> None:
+    srv, handler = served
+    async with aiorsocket.connect(f"tcp://127.0.0.1:{srv.port}") as rs:
+        await rs.request_response(Payload(b"first"))
+        handler.tasks.clear()
+        waiting = asyncio.ensure_future(rs.request_response(Payload(b"wait")))
+        for i in range(20):
+            assert await rs.request_response(Payload(b"%d" % i)) == Payload(b"ok:%d" % i)
+        assert not waiting.done()
+        handler.release.set()
+        # The context of its first step is the one it carries on in.
+        assert await waiting == Payload(b"released:wait")
+        with pytest.raises(ApplicationError, match="later"):
+            await rs.request_response(Payload(b"fail-later"))
+        # asyncio.timeout works once the handler has suspended: it runs in its own task then.
+        with pytest.raises(ApplicationError, match="TimeoutError"):
+            await rs.request_response(Payload(b"timeout-later"))
+    assert handler.tasks[0] is None
+    assert isinstance(handler.after_release, asyncio.Task)
+
+
+async def test_cancel_reaches_a_suspended_inline_handler(served: tuple[aiorsocket.Server, Eager]) -> None:
+    srv, handler = served
+    async with aiorsocket.connect(f"tcp://127.0.0.1:{srv.port}") as rs:
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.05):
+                await rs.request_response(Payload(b"wait"))
+        await asyncio.wait_for(handler.cancelled.wait(), 5)
+        assert await rs.request_response(Payload(b"after")) == Payload(b"ok:after")
+        (conn,) = srv.connections
+        assert conn.connection.stream_count == 0
+
+
+async def test_closing_cancels_a_suspended_inline_handler(served: tuple[aiorsocket.Server, Eager]) -> None:
+    srv, handler = served
+    rs = await aiorsocket.connect(f"tcp://127.0.0.1:{srv.port}")
+    waiting = asyncio.ensure_future(rs.request_response(Payload(b"wait")))
+    await asyncio.sleep(0.05)
+    await rs.aclose()
+    await asyncio.wait_for(handler.cancelled.wait(), 5)
+    with pytest.raises(aiorsocket.errors.ConnectionLostError):
+        await waiting
+
+
+async def test_fire_and_forget_inline_and_suspended(
+    served: tuple[aiorsocket.Server, Eager], caplog: pytest.LogCaptureFixture
+) -> None:
+    srv, handler = served
+    async with aiorsocket.connect(f"tcp://127.0.0.1:{srv.port}") as rs:
+        await rs.fire_and_forget(Payload(b"slow"))
+        await rs.fire_and_forget(Payload(b"boom"))
+        await rs.fire_and_forget(Payload(b"a"))
+        await rs.fire_and_forget(Payload(b"b"))
+        await asyncio.wait_for(handler.fnf_done.wait(), 5)
+        (conn,) = srv.connections
+        assert not conn._tasks
+    assert sorted(handler.fnf) == [b"a", b"b", b"slow"]
+    assert "fire-and-forget handler failed" in caplog.text
