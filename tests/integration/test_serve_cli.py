@@ -31,6 +31,7 @@ from aiorsocket.errors import (
     RejectedSetupError,
 )
 from aiorsocket.transports.tls import TLSConfig
+from reliability.fault_proxy import FaultProxy
 from support.certs import make_pki
 
 APPS: Final = Path(__file__).resolve().parent / "cli_apps"
@@ -453,3 +454,23 @@ async def test_client_certificates_required_with_tls_ca(running: list[ServeProce
     with pytest.raises((ConnectionLostError, OSError)):
         async with Requester.connect(address, ssl=TLSConfig(cafile=pki.ca)) as anonymous:
             await anonymous.route("pid").retrieve(int)
+
+
+async def test_re6_resume_lifetime_lets_clients_resume_through_cuts(running: list[ServeProcess]) -> None:
+    process = await start(running, "serve_app:app", "--uri", "tcp://127.0.0.1:0", "--resume-lifetime", "30")
+    uri, _ = await process.serving()
+    proxy = FaultProxy("127.0.0.1", int(uri.rsplit(":", 1)[1]))
+    await proxy.start()
+    try:
+        async with Requester.connect(proxy.uri, resume=aiorsocket.ResumeConfig()) as requester:
+            received = []
+            async for item in requester.route("count.3000").retrieve_stream(int, limit_rate=64):
+                received.append(item)
+                if len(received) in (1000, 2000):
+                    assert proxy.cut_all() == 1
+            assert received == list(range(3000))
+            stats = requester.rsocket.resume_stats
+            assert stats is not None
+            assert stats.resumes == 2
+    finally:
+        await proxy.stop()

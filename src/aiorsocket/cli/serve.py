@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 from ..app import LoggingInterceptor, PrometheusMetrics, Router, start_metrics_server
 from ..errors import LocalProtocolError, RejectedSetupError
 from ..handler import ConnectionSetup, RequestHandler
+from ..resume import ResumeConfig
 from ..server import Server, serve
 from ..session import Acceptor, RSocket
 from ..transports.tls import TLSConfig
@@ -118,6 +119,15 @@ def add_serve_command(commands: Any) -> None:
     )
     limits.add_argument(
         "--max-inbound-payload", type=_positive_int, metavar="BYTES", help="largest reassembled payload"
+    )
+    parser.add_argument(
+        "--resume-lifetime",
+        type=_positive_float,
+        metavar="SECONDS",
+        help=(
+            "let clients resume their sessions (RESUME), keeping a detached one this long; with "
+            "--workers a RESUME reaches the worker holding its session only by chance (docs/scale-out.md)"
+        ),
     )
     parser.add_argument(
         "--grace", type=float, default=10.0, metavar="SECONDS", help="time open streams get at shutdown"
@@ -346,6 +356,8 @@ async def _serve(
     except OSError as exc:
         return _fail(EXIT_BIND, f"cannot serve metrics on {args.metrics_host}:{args.metrics_port}: {exc}")
     options: dict[str, Any] = {"fragment_size": args.fragment_size, "ssl": tls}
+    if args.resume_lifetime is not None:
+        options["resume"] = ResumeConfig(session_lifetime=args.resume_lifetime)
     if args.max_frame_size is not None:
         options["max_frame_size"] = args.max_frame_size
     if args.max_inbound_payload is not None:
@@ -448,6 +460,7 @@ class _Supervisor:
             ("--max-frame-size", args.max_frame_size),
             ("--max-inbound-payload", args.max_inbound_payload),
             ("--grace", args.grace),
+            ("--resume-lifetime", args.resume_lifetime),
             ("--log-level", args.log_level),
             ("--metrics-port", args.metrics_port),
             ("--metrics-host", args.metrics_host),
