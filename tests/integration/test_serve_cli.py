@@ -7,6 +7,7 @@ connection; nothing sleeps.
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import re
 import signal
@@ -15,14 +16,14 @@ import sys
 import urllib.request
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import pytest
 
 import aiorsocket
 from aiorsocket import Payload
 from aiorsocket.app import Requester
-from aiorsocket.cli.serve import EXIT_BAD_APP, EXIT_BIND, EXIT_OK, EXIT_TLS, EXIT_USAGE
+from aiorsocket.cli.serve import EXIT_BAD_APP, EXIT_BIND, EXIT_OK, EXIT_TLS, EXIT_USAGE, announce_serving
 from aiorsocket.errors import (
     ConnectionCloseError,
     ConnectionLostError,
@@ -360,9 +361,8 @@ async def test_access_log_and_prometheus_metrics_endpoint(running: list[ServePro
 
 async def pids_answering(uri: str, count: int, *, besides: tuple[int, ...] = ()) -> set[int]:
     """The pids of ``count`` workers answering on ``uri``, found over new connections, which
-    SO_REUSEPORT spreads over the workers by their source ports.  Asking the port, rather than
-    reading the workers' stdout through the supervisor mid-test, keeps this test off a pipe
-    shared by three processes (see the note on issue 7)."""
+    SO_REUSEPORT spreads over the workers by their source ports: proof that each worker serves
+    the shared port, not only that it says so."""
     found: set[int] = set()
     for _ in range(400):
         try:
@@ -474,3 +474,28 @@ async def test_re6_resume_lifetime_lets_clients_resume_through_cuts(running: lis
             assert stats.resumes == 2
     finally:
         await proxy.stop()
+
+
+class _Writes(io.RawIOBase):
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        self.chunks.append(bytes(data))
+        return len(self.chunks[-1])
+
+
+def test_the_serving_line_is_one_write_so_workers_sharing_stdout_never_interleave(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Under PYTHONUNBUFFERED stdout writes through: print() would send the text and its newline
+    in two writes, and two workers' lines came out as one line with the other's text inside."""
+    writes = _Writes()
+    monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(writes, write_through=True))
+    announce_serving("serve_app:app", ["tcp://127.0.0.1:7878"])
+    assert writes.chunks == [
+        f"aiorsocket: serving serve_app:app on tcp://127.0.0.1:7878 (pid {os.getpid()})\n".encode()
+    ]

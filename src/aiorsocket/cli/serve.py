@@ -373,9 +373,7 @@ async def _serve(
     with _Signals() as signals:
         if args.supervisor_pid is not None:
             _die_with_supervisor(args.supervisor_pid)
-        print(
-            f"aiorsocket: serving {args.app} on {' '.join(server.bound_uris)} (pid {os.getpid()})", flush=True
-        )
+        announce_serving(args.app, server.bound_uris)
         await signals.first.wait()
         closing = asyncio.ensure_future(server.close(grace=args.grace))
         # One turn of the loop lets close() take its first step, which closes the listeners, so the
@@ -393,6 +391,16 @@ async def _serve(
             forced.cancel()
     logger.info("stopped")
     return EXIT_OK
+
+
+def announce_serving(app: str, bound_uris: list[str]) -> None:
+    """Print the "serving" line in one write.
+
+    print() may write the text and its newline separately (it does under PYTHONUNBUFFERED),
+    and workers sharing the supervisor's stdout would then interleave their lines.
+    """
+    sys.stdout.write(f"aiorsocket: serving {app} on {' '.join(bound_uris)} (pid {os.getpid()})\n")
+    sys.stdout.flush()
 
 
 def _die_with_supervisor(supervisor: int) -> None:
