@@ -38,9 +38,9 @@ from typing import Any, Final
 from .backoff import ReconnectPolicy
 from .errors import ConnectionLostError, ErrorCode, FrameError, RejectedResumeError, error_from_code
 from .frames import ErrorFrame, KeepaliveFrame, ResumeFrame, ResumeOkFrame, decode_frame, encode_frame
-from .frames.types import FrameType
 from .protocol.resume import (
     RetainedFrames,
+    is_tracked,
     keepalive_position,
     resume_ok_refusal,
     with_keepalive_position,
@@ -50,7 +50,6 @@ from .transports.base import FrameReceiver, FrameTransport
 logger = logging.getLogger("aiorsocket.resume")
 
 DEFAULT_RETAINED_BYTES_CAP: Final = 16 * 1024 * 1024
-_KEEPALIVE: Final = int(FrameType.KEEPALIVE)
 _TOKEN_BYTES: Final = 16
 
 
@@ -195,9 +194,9 @@ class ResumableTransport(FrameTransport):
         add = self._retained.add
         patched: list[bytes] | None = None
         for index, frame in enumerate(frames):
-            if frame[0] & 0x7F or frame[1] or frame[2] or frame[3]:
+            if is_tracked(frame):
                 add(frame)
-            elif frame[4] >> 2 == _KEEPALIVE:
+            elif keepalive_position(frame) is not None:
                 if patched is None:
                     patched = list(frames)
                 patched[index] = with_keepalive_position(frame, self._implied)
@@ -267,7 +266,7 @@ class ResumableTransport(FrameTransport):
         implied = self._implied
         release = self._retained.release
         for frame in frames:
-            if frame[0] & 0x7F or frame[1] or frame[2] or frame[3]:
+            if is_tracked(frame):
                 implied += len(frame)
             else:
                 position = keepalive_position(frame)
@@ -369,6 +368,12 @@ class ResumableTransport(FrameTransport):
                 logger.exception("resume state callback failed")
 
 
+def refuse_link(transport: FrameTransport, code: ErrorCode, message: str) -> None:
+    """End a resume handshake: RE-9 wants every ERROR then on stream 0, and the link closes."""
+    transport.write_frames([encode_frame(ErrorFrame(0, code, message.encode("utf-8")))])
+    transport.close()
+
+
 LinkOpener = Callable[[], Awaitable[FrameTransport]]
 
 
@@ -452,9 +457,7 @@ class ClientResumableTransport(ResumableTransport):
         resend = retained.frames_after(received) if refusal is None else None
         if resend is None:
             message = refusal or f"the server's position {received} falls inside a frame (RE-7)"
-            error = ErrorFrame(0, ErrorCode.CONNECTION_ERROR, message.encode("utf-8"))
-            transport.write_frames([encode_frame(error)])
-            transport.close()
+            refuse_link(transport, ErrorCode.CONNECTION_ERROR, message)
             self._end(ConnectionLostError(f"cannot resume: {message}"))
             return
         self._use_link(transport, resend, rest)

@@ -22,10 +22,10 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from .errors import ConnectionLostError, ErrorCode, FrameError
-from .frames import ErrorFrame, ResumeFrame, ResumeOkFrame, SetupFrame, decode_frame, encode_frame
+from .frames import ResumeFrame, ResumeOkFrame, SetupFrame, decode_frame, encode_frame
 from .frames.types import FLAG_RESUME_ENABLE, FrameType
 from .protocol.resume import resume_refusal
-from .resume import ResumableTransport, ResumeConfig
+from .resume import ResumableTransport, ResumeConfig, refuse_link
 from .transports.base import FrameReceiver, FrameTransport
 
 logger = logging.getLogger("aiorsocket.resume")
@@ -75,7 +75,7 @@ class ServerResumableTransport(ResumableTransport):
         if resend is None:
             message = refusal or "the client's position falls inside a frame (RE-6)"
             logger.info("refusing to resume session %s: %s", self.token.hex(), message)
-            _refuse(transport, ErrorCode.REJECTED_RESUME, message)
+            refuse_link(transport, ErrorCode.REJECTED_RESUME, message)
             self._end(ConnectionLostError(f"resume refused: {message}"))
             return
         old = self._link
@@ -135,7 +135,7 @@ class ResumeSessions:
         self, transport: FrameTransport, token: bytes, frames: list[memoryview], start: SessionStarter
     ) -> None:
         if token in self._sessions:
-            _refuse(transport, ErrorCode.REJECTED_SETUP, "this resume token is already in use (SU-13)")
+            refuse_link(transport, ErrorCode.REJECTED_SETUP, "this resume token is already in use (SU-13)")
             return
         session = ServerResumableTransport(transport, token, self.config, self)
         self._sessions[token] = session
@@ -146,11 +146,11 @@ class ResumeSessions:
         try:
             frame = decode_frame(first)
         except FrameError as exc:
-            _refuse(transport, ErrorCode.CONNECTION_ERROR, f"malformed RESUME: {exc.message}")
+            refuse_link(transport, ErrorCode.CONNECTION_ERROR, f"malformed RESUME: {exc.message}")
             return
         assert isinstance(frame, ResumeFrame)
         if (frame.major, frame.minor) not in _ACCEPTED_RESUME_VERSIONS:
-            _refuse(
+            refuse_link(
                 transport,
                 ErrorCode.REJECTED_RESUME,
                 f"unsupported protocol version {frame.major}.{frame.minor} in RESUME (RE-4)",
@@ -158,7 +158,7 @@ class ResumeSessions:
             return
         session = self._sessions.get(frame.resume_token)
         if session is None:
-            _refuse(transport, ErrorCode.REJECTED_RESUME, "unknown resume token (RE-5)")
+            refuse_link(transport, ErrorCode.REJECTED_RESUME, "unknown resume token (RE-5)")
             return
         session.resume(transport, frame, rest)
 
@@ -179,9 +179,3 @@ class _FirstFrame:
 
     def transport_lost(self, exc: BaseException | None) -> None:
         """Gone before saying anything: there is nothing to clean up."""
-
-
-def _refuse(transport: FrameTransport, code: ErrorCode, message: str) -> None:
-    """RE-9: during the handshake every ERROR is on stream 0, then the link closes."""
-    transport.write_frames([encode_frame(ErrorFrame(0, code, message.encode("utf-8")))])
-    transport.close()
