@@ -39,6 +39,7 @@ from aiorsocket.frames import (
 )
 from aiorsocket.handler import ConnectionSetup
 from reliability.fault_proxy import Fault, FaultProxy
+from support.polling import wait_for
 from support.raw_peer import RawPeer
 
 TOKEN = b"resume-token-0001"
@@ -332,15 +333,6 @@ async def test_re10_resume_on_an_established_connection_gets_connection_error(
 # --- lifetimes and endings -------------------------------------------------------------------------
 
 
-async def wait_for(predicate: Callable[[], bool], what: str) -> None:
-    """A bounded wait on state no callback reports (the server's session count)."""
-    for _ in range(500):
-        if predicate():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 async def test_re11_a_detached_session_ends_after_its_lifetime_on_both_sides() -> None:
     async with aiorsocket.serve(
         Echo(), "tcp://127.0.0.1:0", resume=ResumeConfig(session_lifetime=0.3)
@@ -365,7 +357,7 @@ async def test_re12_a_closed_session_frees_its_token(server: aiorsocket.Server) 
     rs = await connected_session(server)
     assert server.resumable_sessions == 1
     await rs.aclose()
-    await wait_for(lambda: server.resumable_sessions == 0, "the server to free the session")
+    await wait_for(lambda: server.resumable_sessions == 0, "the server to free the session", polls=500)
     again = await connected_session(server)  # the same token is usable for a new session
     await again.aclose()
 
@@ -395,7 +387,7 @@ async def test_re11_shutting_down_ends_detached_sessions_without_waiting_out_the
         now = server_side.resume_stats
         return now is not None and now.state is ResumeState.DISCONNECTED
 
-    await wait_for(detached, "the server to notice the cut")
+    await wait_for(detached, "the server to notice the cut", polls=500)
     async with asyncio.timeout(10):
         await srv.close(grace=60)  # would take 60 s if the detached session were waited for
     assert server_side.is_closed

@@ -83,8 +83,9 @@ class ServeProcess:
         except TimeoutError:
             problem = f"nothing matched on stdout for {TIMEOUT:.0f} s"
         await self.kill()
-        stdout = await self.stdout_after_kill()
-        stderr = await self.stderr_after_kill()
+        stdout = await self.rest_after_kill(self.proc.stdout, "stdout")
+        self.stderr_lines.append(await self.rest_after_kill(self.proc.stderr, "stderr"))
+        stderr = "".join(self.stderr_lines)
         raise AssertionError(
             f"{problem} without {pattern.pattern!r}; stdout left: {stdout!r}; stderr: {stderr}"
         )
@@ -121,24 +122,15 @@ class ServeProcess:
         assert self.proc.returncode is not None
         return self.proc.returncode
 
-    async def stderr_after_kill(self) -> str:
-        """What the killed process (and any worker still holding the pipe for a while) wrote to stderr."""
-        assert self.proc.stderr is not None
+    @staticmethod
+    async def rest_after_kill(stream: asyncio.StreamReader | None, name: str) -> str:
+        """What is left on ``stream`` of a killed process (a worker may hold the pipe a while)."""
+        assert stream is not None
         try:
             async with asyncio.timeout(10):
-                self.stderr_lines.append((await self.proc.stderr.read()).decode())
+                return (await stream.read()).decode()
         except TimeoutError:
-            self.stderr_lines.append("[stderr still open 10 s after the kill]")
-        return "".join(self.stderr_lines)
-
-    async def stdout_after_kill(self) -> str:
-        """What was still unread on stdout (diagnosis: written but never seen, or never written)."""
-        assert self.proc.stdout is not None
-        try:
-            async with asyncio.timeout(10):
-                return (await self.proc.stdout.read()).decode()
-        except TimeoutError:
-            return "[stdout still open 10 s after the kill]"
+            return f"[{name} still open 10 s after the kill]"
 
     def signal(self, signum: int) -> None:
         self.proc.send_signal(signum)

@@ -17,7 +17,7 @@ import asyncio
 import logging
 import re
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -34,6 +34,7 @@ from aiorsocket import (
 )
 from aiorsocket.resume import ResumableTransport
 from reliability.fault_proxy import Fault, FaultPlan, FaultProxy
+from support.polling import wait_for
 
 STREAMS = 200
 STREAM_ITEMS = 2_000
@@ -54,19 +55,6 @@ def stats_of(rsocket: RSocket) -> ResumeStats:
 def only(server: aiorsocket.Server) -> RSocket:
     (rsocket,) = server.connections
     return rsocket
-
-
-async def wait_for(
-    predicate: Callable[[], bool], what: str, sample: Callable[[], None] = lambda: None
-) -> None:
-    """A bounded poll for state no callback reports (a session count, a position); ``sample``
-    runs at every poll, to check a bound while we wait."""
-    for _ in range(1_000):
-        sample()
-        if predicate():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def index_of(item: Payload, prefix: bytes) -> int:
