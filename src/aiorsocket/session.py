@@ -24,7 +24,7 @@ import weakref
 from collections import deque
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Coroutine, Generator
 from types import TracebackType
-from typing import Any, Final, cast
+from typing import Any, Final, TypeVar, cast
 
 from .errors import (
     ApplicationError,
@@ -62,6 +62,7 @@ from .resume import ResumableTransport, ResumeStats
 from .transports.base import FrameTransport
 
 logger = logging.getLogger("aiorsocket")
+T = TypeVar("T")
 
 DEFAULT_LIMIT_RATE: Final = 256
 #: Flush synchronously once this many bytes are queued, so a producer that never
@@ -76,7 +77,7 @@ def _error_message(exc: BaseException) -> str:
 
 
 @types.coroutine
-def _carry_on(coro: Coroutine[Any, Any, None], awaiting: Any) -> Generator[Any, None, None]:
+def _carry_on(coro: Coroutine[Any, Any, T], awaiting: Any) -> Generator[Any, None, T]:
     """The rest of a coroutine whose first step ran inline and suspended on ``awaiting``: the
     task this runs in waits for that first, then drives the coroutine as if it had started it."""
     while True:
@@ -90,9 +91,9 @@ def _carry_on(coro: Coroutine[Any, Any, None], awaiting: Any) -> Generator[Any, 
             # Cancellation (or any throw) reaches the coroutine where it is suspended.
             try:
                 awaiting = coro.throw(exc)
-            except StopIteration:
-                return
-    yield from coro
+            except StopIteration as stop:
+                return cast(T, stop.value)
+    return (yield from cast(Generator[Any, None, T], coro))
 
 
 class _Inbound:
@@ -291,6 +292,8 @@ class RSocket:
         self._timer: asyncio.TimerHandle | None = None
         self._paused_frames: list[memoryview] | None = None
         self._handlers_full = False
+        # Whether eager handlers start inline in the batch of events being dispatched.
+        self._inline_batch = False
         self._closed: asyncio.Future[None] = self._loop.create_future()
         self._close_error: BaseException | None = None
         self._setup_done: asyncio.Future[None] = self._loop.create_future()
@@ -723,6 +726,7 @@ class RSocket:
     def _dispatch_events(self) -> None:
         events = self._conn.events()
         if events:
+            self._inline_batch = self._may_run_inline()
             dispatch = self._dispatch
             for event in events:
                 dispatch[type(event)](event)
@@ -878,15 +882,18 @@ class RSocket:
         payload = Payload(event.data, event.metadata)
         kind = event.kind
         stream_id = event.stream_id
+        # Eager handlers take their first step here; a task carries on only if they suspend.
+        # The connection may have closed earlier in the same batch, which would cancel the
+        # task before it ran: such handlers are not started inline either.
+        inline = self._inline_batch and not self._conn.is_closed
         if kind is RequestKind.FIRE_AND_FORGET:
-            work = self._run_quietly(self._handler.fire_and_forget(payload), "fire-and-forget")
-            if self._handler.eager and self._may_run_inline():
-                inline = self._run_inline(work)
-                if inline is None:
+            work = self._handler.fire_and_forget(payload)
+            if inline and isinstance(work, types.CoroutineType):
+                task = self._start_fire_and_forget(work)
+                if task is None:
                     return
-                task = inline
             else:
-                task = self._loop.create_task(work)
+                task = self._loop.create_task(self._run_quietly(work, "fire-and-forget"))
             self._tasks.add(task)
             if self._leasing is not None:
                 self._leasing.track(task)
@@ -900,12 +907,17 @@ class RSocket:
         if kind is RequestKind.REQUEST_RESPONSE:
             # Tracked by its stream alone (the close path cancels it from there): no set, no
             # done callback, which cost more than the rest of a small request/response.
-            if self._handler.eager and self._conn.stream(stream_id) is not None and self._may_run_inline():
-                state.task = self._run_inline(self._respond(stream_id, payload))
+            response = self._handler.request_response(payload)
+            if (
+                inline
+                and isinstance(response, types.CoroutineType)
+                and self._conn.stream(stream_id) is not None
+            ):
+                state.task = self._start_response(stream_id, response)
                 if state.task is None:
                     return
             else:
-                state.task = self._loop.create_task(self._respond(stream_id, payload))
+                state.task = self._loop.create_task(self._respond(stream_id, response))
         elif kind is RequestKind.REQUEST_STREAM:
             state.task = self._spawn(
                 self._produce(stream_id, state, lambda: self._handler.request_stream(payload))
@@ -927,9 +939,9 @@ class RSocket:
         if self._conn.send_cancel(stream_id):
             self._flush_soon()
 
-    async def _respond(self, stream_id: int, payload: Payload) -> None:
+    async def _respond(self, stream_id: int, response: Awaitable[Payload | None]) -> None:
         try:
-            result = await self._handler.request_response(payload)
+            result = await response
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -941,6 +953,9 @@ class RSocket:
             # Request-n does not bound responses; the socket does: a peer that stops reading
             # makes its responders wait here instead of piling answers into our send buffer.
             await self._transport.wait_writable()
+        self._send_response(stream_id, result)
+
+    def _send_response(self, stream_id: int, result: Payload | None) -> None:
         if result is None:
             self._conn.send_complete(stream_id)
         else:
@@ -949,6 +964,10 @@ class RSocket:
             self._flush()
         else:
             self._flush_soon()
+
+    async def _respond_when_writable(self, stream_id: int, result: Payload | None) -> None:
+        await self._transport.wait_writable()
+        self._send_response(stream_id, result)
 
     async def _produce(
         self,
@@ -1022,38 +1041,56 @@ class RSocket:
                 self._transport.resume_reading()
 
     def _may_run_inline(self) -> bool:
-        """Whether a handler may start inline: the connection still open (a close read in the
-        same batch would cancel its task before it ran), outside any task, no task factory of
-        the loop's to honour, and no leasing (whose strategies count handler tasks)."""
+        """Whether eager handlers may start inline in this dispatch: outside any task, no task
+        factory of the loop's to honour, and no leasing (whose strategies count handler tasks)."""
         return (
-            self._leasing is None
-            and not self._conn.is_closed
+            self._handler.eager
+            and self._leasing is None
             and asyncio.current_task(self._loop) is None
             and self._loop.get_task_factory() is None
         )
 
-    def _run_inline(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None] | None:
-        """Run ``coro`` now until it first suspends, as Python 3.12's eager tasks do; a task
-        carries it on from there (returned), None if it finished.  Like a task's, its first
-        step runs in a copy of the current context."""
+    def _first_step(self, coro: Coroutine[Any, Any, T]) -> tuple[contextvars.Context, Any]:
+        """Run ``coro`` until it first suspends, as Python 3.12's eager tasks do, in a copy of
+        the current context as a task would: (that context, what it awaits).  StopIteration
+        and the coroutine's exceptions propagate."""
         context = contextvars.copy_context()
+        return context, context.run(coro.send, None)
+
+    def _start_fire_and_forget(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None] | None:
+        """A fire-and-forget handler, inline: the task carrying it on if it suspended."""
         try:
-            awaiting = context.run(coro.send, None)
-        except StopIteration:
+            context, awaiting = self._first_step(coro)
+        except (StopIteration, asyncio.CancelledError):
+            return None  # done, or cancelled itself: nobody waits for it either way
+        except Exception:
+            logger.exception("fire-and-forget handler failed")  # FF-2: nobody to tell on the wire
+            return None
+        rest = cast(Coroutine[Any, Any, None], _carry_on(coro, awaiting))
+        return self._loop.create_task(self._run_quietly(rest, "fire-and-forget"), context=context)
+
+    def _start_response(
+        self, stream_id: int, coro: Coroutine[Any, Any, Payload | None]
+    ) -> asyncio.Task[None] | None:
+        """A request/response handler, inline: the task carrying it on if it suspended, or
+        if its answer must wait for the transport."""
+        try:
+            context, awaiting = self._first_step(coro)
+        except StopIteration as stop:
+            self._streams.pop(stream_id, None)
+            result: Payload | None = stop.value
+            if self._transport.write_paused:
+                return self._loop.create_task(self._respond_when_writable(stream_id, result))
+            self._send_response(stream_id, result)
             return None
         except asyncio.CancelledError:
-            return None  # as a task cancelling itself: nobody waits for it
-        except (KeyboardInterrupt, SystemExit):
-            raise
-        except BaseException as exc:
-            # What a task would report as "exception never retrieved".
-            self._loop.call_exception_handler(
-                {"message": "handler failed outside its error handling", "exception": exc}
-            )
+            self._streams.pop(stream_id, None)  # as a task cancelling itself
             return None
-        return self._loop.create_task(
-            cast(Coroutine[Any, Any, None], _carry_on(coro, awaiting)), context=context
-        )
+        except Exception as exc:
+            self._answer_error(stream_id, exc)
+            return None
+        rest = cast(Coroutine[Any, Any, Payload | None], _carry_on(coro, awaiting))
+        return self._loop.create_task(self._respond(stream_id, rest), context=context)
 
     def _spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
         task = asyncio.ensure_future(coro)

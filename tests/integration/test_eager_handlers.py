@@ -12,6 +12,8 @@ import pytest
 import aiorsocket
 from aiorsocket import Payload
 from aiorsocket.errors import ApplicationError
+from aiorsocket.transports.local import LocalFrameTransport
+from support.polling import wait_for
 
 VAR: contextvars.ContextVar[str] = contextvars.ContextVar("VAR", default="unset")
 
@@ -26,11 +28,13 @@ class Eager(aiorsocket.RequestHandler):
         self.after_release: asyncio.Task[object] | None = None
         self.fnf: list[bytes] = []
         self.fnf_done = asyncio.Event()
+        self.waiting = asyncio.Event()
 
     async def request_response(self, payload: Payload) -> Payload | None:
         self.tasks.append(asyncio.current_task())
         VAR.set(payload.data.decode())  # must not leak into the connection's reader
         if payload.data == b"wait":
+            self.waiting.set()
             try:
                 await self.release.wait()
             except asyncio.CancelledError:
@@ -57,6 +61,10 @@ class Eager(aiorsocket.RequestHandler):
         self.fnf.append(payload.data)
         if len(self.fnf) == 3:
             self.fnf_done.set()
+
+    async def request_stream(self, payload: Payload) -> AsyncIterator[Payload]:
+        for _ in range(int(payload.data)):
+            yield Payload(bytes(64 * 1024))
 
 
 @pytest.fixture
@@ -120,7 +128,7 @@ async def test_closing_cancels_a_suspended_inline_handler(served: tuple[aiorsock
     srv, handler = served
     rs = await aiorsocket.connect(f"tcp://127.0.0.1:{srv.port}")
     waiting = asyncio.ensure_future(rs.request_response(Payload(b"wait")))
-    await asyncio.sleep(0.05)
+    await asyncio.wait_for(handler.waiting.wait(), 5)
     await rs.aclose()
     await asyncio.wait_for(handler.cancelled.wait(), 5)
     with pytest.raises(aiorsocket.errors.ConnectionLostError):
@@ -141,3 +149,38 @@ async def test_fire_and_forget_inline_and_suspended(
         assert not conn._tasks
     assert sorted(handler.fnf) == [b"a", b"b", b"slow"]
     assert "fire-and-forget handler failed" in caplog.text
+
+
+async def test_an_inline_answer_waits_while_the_transport_is_full() -> None:
+    """A handler that answers without suspending still holds its answer back while the peer
+    does not read: the transport's queue stays bounded, as with a task per request."""
+    handler = Eager()
+    async with (
+        aiorsocket.serve(handler, "local://eager-full"),
+        aiorsocket.connect("local://eager-full") as rs,
+    ):
+        await rs.request_response(Payload(b"first"))
+        assert isinstance(rs.transport, LocalFrameTransport)
+        rs.transport.pause_reading()
+        stream = rs.request_stream(Payload(b"100"), limit_rate=None)
+        first = asyncio.ensure_future(anext(stream))
+        queued = -1
+
+        def settled() -> bool:
+            nonlocal queued
+            before, queued = queued, rs.transport._inbox_bytes
+            return queued == before
+
+        await wait_for(settled, "the server to stop writing")
+        answer = asyncio.ensure_future(rs.request_response(Payload(b"held")))
+        asked = len(handler.tasks)
+        await wait_for(lambda: len(handler.tasks) > asked, "the handler to run")
+        assert handler.tasks[-1] is None  # it did run inline
+        for _ in range(10):
+            await asyncio.sleep(0)
+        assert rs.transport._inbox_bytes == queued
+        rs.transport.resume_reading()
+        async with asyncio.timeout(5):
+            assert await answer == Payload(b"ok:held")
+            await first
+        await stream.aclose()
