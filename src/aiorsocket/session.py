@@ -76,6 +76,18 @@ def _error_message(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
+def _checked_response(result: object) -> Payload | None:
+    if result is None or isinstance(result, Payload):
+        return result
+    raise TypeError(f"request_response must return a Payload or None, not {type(result).__name__}")
+
+
+def _report_escaped(loop: asyncio.AbstractEventLoop, exc: BaseException) -> None:
+    """A handler's first step raised what no handler error path takes (a BaseException that
+    is not an Exception): reported as a task would report it, never raised into the reader."""
+    loop.call_exception_handler({"message": "handler failed outside its error handling", "exception": exc})
+
+
 @types.coroutine
 def _carry_on(coro: Coroutine[Any, Any, T], awaiting: Any) -> Generator[Any, None, T]:
     """The rest of a coroutine whose first step ran inline and suspended on ``awaiting``: the
@@ -941,7 +953,7 @@ class RSocket:
 
     async def _respond(self, stream_id: int, response: Awaitable[Payload | None]) -> None:
         try:
-            result = await response
+            result = _checked_response(await response)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -1066,6 +1078,11 @@ class RSocket:
         except Exception:
             logger.exception("fire-and-forget handler failed")  # FF-2: nobody to tell on the wire
             return None
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:
+            _report_escaped(self._loop, exc)
+            return None
         rest = cast(Coroutine[Any, Any, None], _carry_on(coro, awaiting))
         return self._loop.create_task(self._run_quietly(rest, "fire-and-forget"), context=context)
 
@@ -1077,8 +1094,12 @@ class RSocket:
         try:
             context, awaiting = self._first_step(coro)
         except StopIteration as stop:
+            try:
+                result = _checked_response(stop.value)
+            except TypeError as exc:
+                self._answer_error(stream_id, exc)
+                return None
             self._streams.pop(stream_id, None)
-            result: Payload | None = stop.value
             if self._transport.write_paused:
                 return self._loop.create_task(self._respond_when_writable(stream_id, result))
             self._send_response(stream_id, result)
@@ -1088,6 +1109,12 @@ class RSocket:
             return None
         except Exception as exc:
             self._answer_error(stream_id, exc)
+            return None
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:
+            self._streams.pop(stream_id, None)
+            _report_escaped(self._loop, exc)
             return None
         rest = cast(Coroutine[Any, Any, Payload | None], _carry_on(coro, awaiting))
         return self._loop.create_task(self._respond(stream_id, rest), context=context)

@@ -184,3 +184,57 @@ async def test_an_inline_answer_waits_while_the_transport_is_full() -> None:
             assert await answer == Payload(b"ok:held")
             await first
         await stream.aclose()
+
+
+class Escape(BaseException):
+    """Neither an Exception nor a cancellation: what no handler error path takes."""
+
+
+class Misbehaving(aiorsocket.RequestHandler):
+    async def request_response(self, payload: Payload) -> Payload | None:
+        if payload.data == b"bytes":
+            return b"not a payload"  # type: ignore[return-value]  # the mistake under test
+        if payload.data == b"escape":
+            raise Escape()
+        return Payload(b"ok")
+
+
+class EagerMisbehaving(Misbehaving):
+    eager = True
+
+
+@pytest.mark.parametrize("handler_class", [Misbehaving, EagerMisbehaving], ids=["task", "eager"])
+async def test_rr2_a_response_that_is_not_a_payload_is_answered_with_application_error(
+    handler_class: type[Misbehaving],
+) -> None:
+    async with (
+        aiorsocket.serve(handler_class(), "tcp://127.0.0.1:0") as srv,
+        aiorsocket.connect(f"tcp://127.0.0.1:{srv.port}") as rs,
+    ):
+        await rs.request_response(Payload(b"first"))  # past the acceptor's task
+        with pytest.raises(ApplicationError, match="must return a Payload or None, not bytes"):
+            await rs.request_response(Payload(b"bytes"))
+        assert await rs.request_response(Payload(b"fine")) == Payload(b"ok")
+
+
+async def test_a_base_exception_from_an_inline_handler_is_reported_not_raised_into_the_reader() -> None:
+    reported: list[BaseException] = []
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(lambda _, context: reported.append(context["exception"]))
+    try:
+        async with (
+            aiorsocket.serve(EagerMisbehaving(), "tcp://127.0.0.1:0") as srv,
+            aiorsocket.connect(f"tcp://127.0.0.1:{srv.port}") as rs,
+        ):
+            await rs.request_response(Payload(b"first"))  # past the acceptor's task
+            escaped = asyncio.ensure_future(rs.request_response(Payload(b"escape")))
+            # The connection reads on and answers others.
+            assert await rs.request_response(Payload(b"fine")) == Payload(b"ok")
+            await wait_for(lambda: bool(reported), "the escape to be reported")
+            assert isinstance(reported[0], Escape)
+            assert not escaped.done()  # nobody answers it, as with a task that died of it
+            escaped.cancel()
+            (conn,) = srv.connections
+            await wait_for(lambda: conn.connection.stream_count == 0, "the cancel to end the stream")
+    finally:
+        loop.set_exception_handler(None)
