@@ -306,6 +306,8 @@ class RSocket:
         self._handlers_full = False
         # Whether eager handlers start inline in the batch of events being dispatched.
         self._inline_batch = False
+        # Set while _after_io dispatches events: it writes whatever they queue right after.
+        self._write_follows = False
         self._closed: asyncio.Future[None] = self._loop.create_future()
         self._close_error: BaseException | None = None
         self._setup_done: asyncio.Future[None] = self._loop.create_future()
@@ -660,7 +662,7 @@ class RSocket:
             self._flush_soon()
 
     def _flush_soon(self) -> None:
-        if self._flush_handle is None:
+        if self._flush_handle is None and not self._write_follows:
             self._flush_handle = self._loop.call_soon(self._flush)
 
     def _flush(self) -> None:
@@ -674,7 +676,14 @@ class RSocket:
         self._dispatch_events()
 
     def _after_io(self) -> None:
-        self._dispatch_events()
+        # What handlers queue while the events are dispatched leaves in the write below, in
+        # this loop pass: a flush scheduled for the next pass would cost a loop iteration (an
+        # epoll_wait) per request.
+        outer, self._write_follows = self._write_follows, True
+        try:
+            self._dispatch_events()
+        finally:
+            self._write_follows = outer
         out = self._conn.data_to_send()
         if out:
             self._transport.write_frames(out)

@@ -238,3 +238,25 @@ async def test_a_base_exception_from_an_inline_handler_is_reported_not_raised_in
             await wait_for(lambda: conn.connection.stream_count == 0, "the cancel to end the stream")
     finally:
         loop.set_exception_handler(None)
+
+
+async def test_an_inline_answer_leaves_in_the_same_loop_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The answer is written as the read that brought the request is handled: no flush is left
+    scheduled for the next loop pass (which would cost an extra loop iteration per request)."""
+    handler = Eager()
+    async with (
+        aiorsocket.serve(handler, "local://same-pass") as srv,
+        aiorsocket.connect("local://same-pass") as rs,
+    ):
+        await rs.request_response(Payload(b"first"))  # past the acceptor's task
+        (server_side,) = srv.connections
+        handled = server_side.frames_received
+        after_read: list[tuple[bool, int]] = []
+
+        def observed(frames: list[memoryview]) -> None:
+            handled(frames)
+            after_read.append((server_side._flush_handle is None, server_side.connection.bytes_to_send))
+
+        monkeypatch.setattr(server_side, "frames_received", observed)
+        assert await rs.request_response(Payload(b"a")) == Payload(b"ok:a")
+    assert after_read == [(True, 0)]
