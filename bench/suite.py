@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import json
 import os
 import platform
@@ -338,6 +339,13 @@ def aeron_driver() -> Iterator[Aeron]:
         yield Aeron(driver.directory, driver.pid)
 
 
+def aiorsocket_build() -> str:
+    """Which aiorsocket the benchmark processes import: the optional compiled build or pure Python."""
+    spec = importlib.util.find_spec("aiorsocket.session")
+    origin = spec.origin if spec is not None else None
+    return "compiled (mypyc)" if origin is not None and not origin.endswith(".py") else "pure Python"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="aiorsocket vs rsocket-py vs raw asyncio")
     parser.add_argument("--quick", action="store_true", help="a tenth of every count")
@@ -377,8 +385,9 @@ def main(argv: list[str] | None = None) -> int:
     elapsed = time.perf_counter() - started
 
     print(
-        f"aiorsocket bench: Python {platform.python_version()}, {platform.machine()}, "
-        f"{os.cpu_count()} CPUs, loopback TCP{' and Aeron UDP' if AERON in impls else ''}, "
+        f"aiorsocket bench: aiorsocket {aiorsocket_build()}, Python {platform.python_version()}, "
+        f"{platform.machine()}, {os.cpu_count()} CPUs, "
+        f"loopback TCP{' and Aeron UDP' if AERON in impls else ''}, "
         f"{args.runs} runs per shape"
         f"{f', counts x {scale:g}' if scale != 1 else ''}"
     )
@@ -399,6 +408,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         document = {
             "python": platform.python_version(),
+            "aiorsocket_build": aiorsocket_build(),
             "platform": platform.platform(),
             "cpus": os.cpu_count(),
             "quick": args.quick,

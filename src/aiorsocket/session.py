@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import functools
 import inspect
 import logging
 import types
@@ -26,6 +27,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, C
 from types import TracebackType
 from typing import Any, Final, TypeVar, cast
 
+from ._mypyc import mypyc_attr
 from .errors import (
     ApplicationError,
     ConnectionLostError,
@@ -89,13 +91,13 @@ def _report_escaped(loop: asyncio.AbstractEventLoop, exc: BaseException) -> None
 
 
 @types.coroutine
-def _carry_on(coro: Coroutine[Any, Any, T], awaiting: Any) -> Generator[Any, None, T]:
+def _carry_on(coro: Coroutine[Any, Any, T], awaiting: Any) -> Generator[Any, Any, T]:
     """The rest of a coroutine whose first step ran inline and suspended on ``awaiting``: the
-    task this runs in waits for that first, then drives the coroutine as if it had started it."""
+    task this runs in drives it from there as if it had started it.  (Driven by hand rather
+    than by ``yield from``, which the compiled build cannot apply to a coroutine.)"""
     while True:
         try:
-            yield awaiting
-            break
+            value = yield awaiting
         except GeneratorExit:
             coro.close()
             raise
@@ -105,9 +107,15 @@ def _carry_on(coro: Coroutine[Any, Any, T], awaiting: Any) -> Generator[Any, Non
                 awaiting = coro.throw(exc)
             except StopIteration as stop:
                 return cast(T, stop.value)
-    return (yield from cast(Generator[Any, None, T], coro))
+            continue
+        try:
+            awaiting = coro.send(value)
+        except StopIteration as stop:
+            return cast(T, stop.value)
 
 
+# An ordinary class even in the compiled build: streams hold it weakly.
+@mypyc_attr(native_class=False)
 class _Inbound:
     """Payloads received on one stream, waiting for their consumer; bounded by credit."""
 
@@ -521,7 +529,7 @@ class RSocket:
     def _open_requester_stream(self, stream_id: int, limit: int, low_tide: int | None) -> RequestStream:
         inbound = _Inbound(self, stream_id, limit, low_tide=low_tide)
         self._attach_inbound(inbound)
-        return RequestStream(inbound, lambda: self._cancel_requester(stream_id))
+        return RequestStream(inbound, functools.partial(self._cancel_requester, stream_id))
 
     def _attach_inbound(self, inbound: _Inbound) -> _Stream:
         state = self._streams[inbound.stream_id] = _Stream()
@@ -941,7 +949,7 @@ class RSocket:
                 state.task = self._loop.create_task(self._respond(stream_id, response))
         elif kind is RequestKind.REQUEST_STREAM:
             state.task = self._spawn(
-                self._produce(stream_id, state, lambda: self._handler.request_stream(payload))
+                self._produce(stream_id, state, functools.partial(self._handler.request_stream, payload))
             )
         else:
             inbound = _Inbound(self, stream_id, DEFAULT_LIMIT_RATE, outstanding_free=1)
@@ -949,9 +957,11 @@ class RSocket:
             if event.complete:
                 inbound.finish()
             state.inbound = inbound
-            iterator = RequestStream(inbound, lambda: self._cancel_inbound_half(stream_id))
+            iterator = RequestStream(inbound, functools.partial(self._cancel_inbound_half, stream_id))
             state.task = self._spawn(
-                self._produce(stream_id, state, lambda: self._handler.request_channel(payload, iterator))
+                self._produce(
+                    stream_id, state, functools.partial(self._handler.request_channel, payload, iterator)
+                )
             )
         if self._leasing is not None:
             self._leasing.track(state.task)
@@ -996,42 +1006,57 @@ class RSocket:
         state: _Stream,
         make: Callable[[], AsyncIterable[Payload] | Awaitable[AsyncIterable[Payload]]],
     ) -> None:
-        iterator: AsyncIterator[Payload] | None = None
+        opened: list[AsyncIterator[Payload]] = []
+        cancelled = False
         try:
-            source = make()
-            if inspect.isawaitable(source):
-                source = await source
-            iterator = aiter(source)
-            conn = self._conn
-            streams = conn._streams
-            transport = self._transport
-            async for item in iterator:
-                # _send_item, inlined for the per-item path: credit, and a transport not full.
-                stream = streams.get(stream_id)
-                if stream is not None and stream.send_credit > 0 and not transport.write_paused:
-                    conn.send_payload(stream_id, item.data, item.metadata)
-                    if conn._out_bytes >= _FLUSH_BYTES:
-                        self._flush()
-                    elif self._flush_handle is None:
-                        self._flush_handle = self._loop.call_soon(self._flush)
-                elif not await self._send_later(stream_id, state, item):
-                    return
-            if self._conn.send_complete(stream_id):
-                self._flush_soon()
+            await self._produce_items(stream_id, state, make, opened)
         except asyncio.CancelledError:
-            raise
+            cancelled = True
         except Exception as exc:
             self._answer_error(stream_id, exc)
-        finally:
-            if iterator is not None and hasattr(iterator, "aclose"):
-                with contextlib.suppress(Exception):
-                    await iterator.aclose()
-            stream = self._conn.stream(stream_id)
-            if stream is not None and stream.inbound_open and not stream.outbound_open:
-                # Our half is done and nobody will read the rest: stop the requester (D-12).
-                self._cancel_inbound_half(stream_id)
-            if self._conn.stream(stream_id) is None:
-                self._streams.pop(stream_id, None)
+        # The clean-up awaits outside the handlers above, so no exception is held across the
+        # await: compiled by mypyc, an except or finally block that awaits keeps the exception,
+        # and through its traceback the handler's frames and this session, alive for good.
+        if opened and hasattr(opened[0], "aclose"):
+            with contextlib.suppress(Exception):
+                await opened[0].aclose()
+        stream = self._conn.stream(stream_id)
+        if stream is not None and stream.inbound_open and not stream.outbound_open:
+            # Our half is done and nobody will read the rest: stop the requester (D-12).
+            self._cancel_inbound_half(stream_id)
+        if self._conn.stream(stream_id) is None:
+            self._streams.pop(stream_id, None)
+        if cancelled:
+            raise asyncio.CancelledError
+
+    async def _produce_items(
+        self,
+        stream_id: int,
+        state: _Stream,
+        make: Callable[[], AsyncIterable[Payload] | Awaitable[AsyncIterable[Payload]]],
+        opened: list[AsyncIterator[Payload]],
+    ) -> None:
+        source = make()
+        if inspect.isawaitable(source):
+            source = await source
+        iterator = aiter(source)
+        opened.append(iterator)
+        conn = self._conn
+        streams = conn._streams
+        transport = self._transport
+        async for item in iterator:
+            # _send_item, inlined for the per-item path: credit, and a transport not full.
+            stream = streams.get(stream_id)
+            if stream is not None and stream.send_credit > 0 and not transport.write_paused:
+                conn.send_payload(stream_id, item.data, item.metadata)
+                if conn._out_bytes >= _FLUSH_BYTES:
+                    self._flush()
+                elif self._flush_handle is None:
+                    self._flush_handle = self._loop.call_soon(self._flush)
+            elif not await self._send_later(stream_id, state, item):
+                return
+        if self._conn.send_complete(stream_id):
+            self._flush_soon()
 
     def _answer_error(self, stream_id: int, exc: Exception) -> None:
         if isinstance(exc, ErrorFrameReceived):

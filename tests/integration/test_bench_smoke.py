@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import aiorsocket.session
+
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 SHAPES = {"rr_seq", "rr_conc", "stream_small", "stream_large", "fnf", "channel"}
 
@@ -36,6 +38,9 @@ def test_every_bench_shape_runs_correctly_against_aiorsocket(tmp_path: Path) -> 
     assert done.returncode == 0, done.stdout + done.stderr
     document = json.loads(out.read_text())
     assert document["failures"] == []
+    # The bench reports the build it ran, which is the one these tests run against.
+    compiled = not (aiorsocket.session.__file__ or "").endswith(".py")
+    assert document["aiorsocket_build"] == ("compiled (mypyc)" if compiled else "pure Python")
     seen = {(r["loop"], r["shape"]) for r in document["results"]}
     assert seen == {(loop, shape) for loop in ("asyncio", "uvloop") for shape in SHAPES}
     for result in document["results"]:

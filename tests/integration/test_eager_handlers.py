@@ -240,7 +240,7 @@ async def test_a_base_exception_from_an_inline_handler_is_reported_not_raised_in
         loop.set_exception_handler(None)
 
 
-async def test_an_inline_answer_leaves_in_the_same_loop_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_an_inline_answer_leaves_in_the_same_loop_pass() -> None:
     """The answer is written as the read that brought the request is handled: no flush is left
     scheduled for the next loop pass (which would cost an extra loop iteration per request)."""
     handler = Eager()
@@ -250,13 +250,20 @@ async def test_an_inline_answer_leaves_in_the_same_loop_pass(monkeypatch: pytest
     ):
         await rs.request_response(Payload(b"first"))  # past the acceptor's task
         (server_side,) = srv.connections
-        handled = server_side.frames_received
+        transport = server_side.transport
+        assert isinstance(transport, LocalFrameTransport)
         after_read: list[tuple[bool, int]] = []
 
-        def observed(frames: list[memoryview]) -> None:
-            handled(frames)
-            after_read.append((server_side._flush_handle is None, server_side.connection.bytes_to_send))
+        class Observer:
+            """Stands between the transport and the session, to look right after each read."""
 
-        monkeypatch.setattr(server_side, "frames_received", observed)
+            def frames_received(self, frames: list[memoryview]) -> None:
+                server_side.frames_received(frames)
+                after_read.append((server_side._flush_handle is None, server_side.connection.bytes_to_send))
+
+            def __getattr__(self, name: str) -> object:
+                return getattr(server_side, name)
+
+        transport._receiver = Observer()  # type: ignore[assignment]
         assert await rs.request_response(Payload(b"a")) == Payload(b"ok:a")
     assert after_read == [(True, 0)]

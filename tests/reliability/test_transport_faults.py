@@ -16,7 +16,6 @@ import asyncio
 import gc
 import socket
 import struct
-import weakref
 from collections.abc import AsyncIterator
 
 import pytest
@@ -24,8 +23,10 @@ import pytest
 import aiorsocket
 from aiorsocket import Payload
 from aiorsocket.errors import ConnectionError, ConnectionLostError
+from aiorsocket.session import RSocket
 from aiorsocket.transports.base import FrameTransport
 from support.certs import PKI, make_pki
+from support.liveness import survivor
 from support.transports import TRANSPORTS, endpoint_for
 
 #: "Promptly": a dead connection is noticed within this many seconds, not at a keepalive timeout.
@@ -161,10 +162,10 @@ async def test_server_side_reset_fails_every_open_stream_promptly(pki: PKI, tran
                 assert victim_side not in srv.connections
 
                 await settle(baseline)
-                victim_ref = weakref.ref(victim_side)
+                victim_id = id(victim_side)
                 del victim_side, victim, doomed, results
-                gc.collect()
-                assert victim_ref() is None, gc.get_referrers(victim_ref())
+                left = survivor(victim_id, RSocket)
+                assert left is None, gc.get_referrers(left)
 
                 # The other connection never noticed; new ones are served.
                 assert not any(task.done() for task in others)
@@ -197,10 +198,10 @@ async def test_client_vanishing_mid_stream_frees_its_server_side(pki: PKI, trans
             assert srv.connections == set()
 
             await settle(baseline)
-            server_ref = weakref.ref(server_side)
+            server_id = id(server_side)
             del server_side
-            gc.collect()
-            assert server_ref() is None, gc.get_referrers(server_ref())
+            left = survivor(server_id, RSocket)
+            assert left is None, gc.get_referrers(left)
 
             async with aiorsocket.connect(uri, ssl=endpoint.client_ssl) as newcomer:
                 assert (await newcomer.request_response(Payload(b"b"))).data == b"echo:b"

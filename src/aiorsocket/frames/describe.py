@@ -44,7 +44,8 @@ def describe_frame(frame: Frame) -> dict[str, Any]:
         "flags": frame_flags(frame),
     }
     for field in dataclasses.fields(frame):
-        if field.name == "stream_id":
+        # Already above; and the compiled build lists the class constant frame_type as a field.
+        if field.name in ("stream_id", "frame_type"):
             continue
         value = getattr(frame, field.name)
         if isinstance(value, bytes):
