@@ -57,7 +57,7 @@ from ..errors import (
 from ..frames.types import MAX_FRAME_SIZE
 from .aeron_client import _native
 from .aeron_client.client import AeronClient, SubscriptionHandle
-from .base import FrameReceiver, FrameTransport, Listener
+from .base import FrameReceiver, FrameTransport, Listener, WriteGate
 from .stream import WRITE_HIGH_WATER, WRITE_LOW_WATER
 
 logger = logging.getLogger("aiorsocket.aeron")
@@ -161,8 +161,7 @@ class AeronFrameTransport(FrameTransport):
         self._retry: asyncio.Handle | None = None
         # Set while the binding watches our back-pressured publication for us.
         self._watch: int | None = None
-        self._write_paused = False
-        self._writable_waiter: asyncio.Future[None] | None = None
+        self._write_gate = WriteGate()
         self._closing = False
         self._close_timer: asyncio.TimerHandle | None = None
         self._loss: tuple[BaseException | None] | None = None
@@ -245,7 +244,7 @@ class AeronFrameTransport(FrameTransport):
         self._queue.extend(frames)
         self._queued_bytes += sum(map(len, frames))
         if self._queued_bytes > WRITE_HIGH_WATER:
-            self._write_paused = True
+            self._write_gate.pause()
 
     def _drain(self) -> None:
         self._retry = None
@@ -263,9 +262,8 @@ class AeronFrameTransport(FrameTransport):
             if sent > 1024 and sent * 2 > len(queue):
                 del queue[:sent]
                 self._head = 0
-        if self._write_paused and self._queued_bytes <= WRITE_LOW_WATER:
-            self._write_paused = False
-            self._wake_writers()
+        if self._write_gate.paused and self._queued_bytes <= WRITE_LOW_WATER:
+            self._write_gate.resume()
         if queue:
             self._refused(result)
         elif self._closing:
@@ -301,11 +299,6 @@ class AeronFrameTransport(FrameTransport):
         self._watch = None
         self._drain()
 
-    def _wake_writers(self) -> None:
-        waiter = self._writable_waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
     # the end -------------------------------------------------------------------------------
 
     def _finish(self, exc: BaseException | None) -> None:
@@ -325,7 +318,7 @@ class AeronFrameTransport(FrameTransport):
         if self._owns_subscription:
             self._subscription.close()
         self._client.release()
-        self._wake_writers()
+        self._write_gate.close()
         self._closed.set_result(None)
         if self._on_finished is not None:
             self._on_finished(self)
@@ -352,14 +345,10 @@ class AeronFrameTransport(FrameTransport):
 
     @property
     def write_paused(self) -> bool:
-        return self._write_paused
+        return self._write_gate.paused
 
     async def wait_writable(self) -> None:
-        while self._write_paused and self._loss is None:
-            waiter = self._writable_waiter
-            if waiter is None or waiter.done():
-                waiter = self._writable_waiter = self._loop.create_future()
-            await waiter
+        await self._write_gate.wait()
 
     def pause_reading(self) -> None:
         if self._reading and self._loss is None:

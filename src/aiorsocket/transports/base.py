@@ -7,6 +7,7 @@ strip the u24 length prefix, message transports map one message to one frame.
 from __future__ import annotations
 
 import abc
+import asyncio
 from typing import Any, Protocol
 
 from ..errors import ProtocolError
@@ -21,6 +22,44 @@ class FrameReceiver(Protocol):
         """The byte stream lost its framing (e.g. an oversized length prefix, FL-1)."""
 
     def transport_lost(self, exc: BaseException | None) -> None: ...
+
+
+class WriteGate:
+    """Where producers wait while a transport's send buffer is over its high-water mark.
+
+    The transport pauses it past the high-water mark, resumes it below the low one, and
+    closes it when it ends, which lets every waiter go for good.
+    """
+
+    __slots__ = ("_closed", "_waiter", "paused")
+
+    def __init__(self) -> None:
+        self.paused = False
+        self._closed = False
+        self._waiter: asyncio.Future[None] | None = None
+
+    def pause(self) -> None:
+        self.paused = True
+
+    def resume(self) -> None:
+        self.paused = False
+        self._wake()
+
+    def close(self) -> None:
+        self._closed = True
+        self._wake()
+
+    async def wait(self) -> None:
+        while self.paused and not self._closed:
+            waiter = self._waiter
+            if waiter is None or waiter.done():
+                waiter = self._waiter = asyncio.get_running_loop().create_future()
+            await waiter
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
 
 class FrameTransport(abc.ABC):

@@ -16,7 +16,7 @@ from typing import Any
 
 from ..errors import ErrorCode, FaultLevel, FrameTooLargeError, LocalProtocolError
 from ..frames.types import MAX_FRAME_SIZE
-from .base import FrameReceiver, FrameTransport, Listener
+from .base import FrameReceiver, FrameTransport, Listener, WriteGate
 from .stream import WRITE_HIGH_WATER, WRITE_LOW_WATER
 
 _listeners: dict[str, LocalListener] = {}
@@ -43,8 +43,7 @@ class LocalFrameTransport(FrameTransport):
         self._peer_gone: tuple[BaseException | None] | None = None
         self._lost = False
         self._pending_loss: tuple[BaseException | None] | None = None
-        self._write_paused = False
-        self._writable_waiter: asyncio.Future[None] | None = None
+        self._write_gate = WriteGate()
         self._closed: asyncio.Future[None] = self._loop.create_future()
 
     @staticmethod
@@ -106,14 +105,8 @@ class LocalFrameTransport(FrameTransport):
 
     def _drained(self) -> None:
         """The other end consumed everything we sent: producers may go on."""
-        if self._write_paused and (self._peer is None or self._peer._inbox_bytes <= WRITE_LOW_WATER):
-            self._write_paused = False
-            self._wake_writers()
-
-    def _wake_writers(self) -> None:
-        waiter = self._writable_waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        if self._write_gate.paused and (self._peer is None or self._peer._inbox_bytes <= WRITE_LOW_WATER):
+            self._write_gate.resume()
 
     def _peer_closed(self, exc: BaseException | None, *, discard: bool) -> None:
         if discard:
@@ -135,7 +128,7 @@ class LocalFrameTransport(FrameTransport):
     def _set_closed(self) -> None:
         if not self._closed.done():
             self._closed.set_result(None)
-        self._wake_writers()
+        self._write_gate.close()
 
     # FrameTransport ----------------------------------------------------------------
 
@@ -152,18 +145,14 @@ class LocalFrameTransport(FrameTransport):
             return
         peer._enqueue(frames)
         if peer._inbox_bytes > WRITE_HIGH_WATER:
-            self._write_paused = True
+            self._write_gate.pause()
 
     @property
     def write_paused(self) -> bool:
-        return self._write_paused
+        return self._write_gate.paused
 
     async def wait_writable(self) -> None:
-        while self._write_paused and not self._closed.done():
-            waiter = self._writable_waiter
-            if waiter is None or waiter.done():
-                waiter = self._writable_waiter = self._loop.create_future()
-            await waiter
+        await self._write_gate.wait()
 
     def pause_reading(self) -> None:
         self._reading = False

@@ -39,7 +39,7 @@ from aioquic.quic.packet import QuicErrorCode
 from ..errors import ConnectionLostError, LocalProtocolError, ProtocolError
 from ..frames import Deframer
 from ..frames.types import MAX_FRAME_SIZE
-from .base import FrameReceiver, FrameTransport, Listener
+from .base import FrameReceiver, FrameTransport, Listener, WriteGate
 from .stream import WRITE_HIGH_WATER, WRITE_LOW_WATER
 from .tls import SSLOption, TLSConfig
 
@@ -84,8 +84,7 @@ class QuicFrameTransport(QuicConnectionProtocol, FrameTransport):
         self._loss: tuple[BaseException | None] | None = None
         self._loss_reported = False
         self._ended: asyncio.Future[None] = self._loop.create_future()
-        self._write_paused = False
-        self._writable_waiter: asyncio.Future[None] | None = None
+        self._write_gate = WriteGate()
         self._peer_address: NetworkAddress | None = None
         self.termination: ConnectionTerminated | None = None
         """Why the connection ended (QUIC error code and reason), once it has."""
@@ -180,9 +179,7 @@ class QuicFrameTransport(QuicConnectionProtocol, FrameTransport):
             self._close_timer.cancel()
         if self._owns_socket and self._transport is not None:
             self._transport.close()
-        waiter = self._writable_waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        self._write_gate.close()
         self._held.clear()
         self._held_bytes = 0
         self._ended.set_result(None)
@@ -204,11 +201,8 @@ class QuicFrameTransport(QuicConnectionProtocol, FrameTransport):
         if self._transport is None or self._transport.is_closing():
             return
         super().transmit()
-        if self._write_paused and self._unsent() <= WRITE_LOW_WATER:
-            self._write_paused = False
-            waiter = self._writable_waiter
-            if waiter is not None and not waiter.done():
-                waiter.set_result(None)
+        if self._write_gate.paused and self._unsent() <= WRITE_LOW_WATER:
+            self._write_gate.resume()
         if self._closing and not self._close_sent and self._all_acknowledged():
             self._close_sent = True
             self._quic.close()
@@ -257,18 +251,14 @@ class QuicFrameTransport(QuicConnectionProtocol, FrameTransport):
         self._written += len(data)
         self._transmit_soon()
         if self._unsent() > WRITE_HIGH_WATER:
-            self._write_paused = True
+            self._write_gate.pause()
 
     @property
     def write_paused(self) -> bool:
-        return self._write_paused
+        return self._write_gate.paused
 
     async def wait_writable(self) -> None:
-        while self._write_paused and self._loss is None:
-            waiter = self._writable_waiter
-            if waiter is None or waiter.done():
-                waiter = self._writable_waiter = self._loop.create_future()
-            await waiter
+        await self._write_gate.wait()
 
     def pause_reading(self) -> None:
         self._reading = False

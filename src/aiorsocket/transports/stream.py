@@ -16,7 +16,7 @@ from typing import Any, cast
 from ..errors import ProtocolError
 from ..frames import Deframer
 from ..frames.types import MAX_FRAME_SIZE
-from .base import FrameReceiver, FrameTransport, Listener
+from .base import FrameReceiver, FrameTransport, Listener, WriteGate
 
 #: Send-buffer watermarks: above HIGH the producer waits until the buffer drains below LOW.
 WRITE_HIGH_WATER = 1024 * 1024
@@ -34,8 +34,7 @@ class SocketFrameTransport(FrameTransport, asyncio.Protocol):
         # Frames read before a receiver is attached; bounded by one read's worth.
         self._early: list[memoryview] = []
         self._early_loss: tuple[BaseException | None] | None = None
-        self._write_paused = False
-        self._writable_waiter: asyncio.Future[None] | None = None
+        self._write_gate = WriteGate()
         self._closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._broken = False
         self._linger: asyncio.TimerHandle | None = None
@@ -60,22 +59,17 @@ class SocketFrameTransport(FrameTransport, asyncio.Protocol):
             self._linger.cancel()
         if not self._closed.done():
             self._closed.set_result(None)
-        waiter = self._writable_waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        self._write_gate.close()
         if self._receiver is not None:
             self._receiver.transport_lost(exc)
         else:
             self._early_loss = (exc,)
 
     def pause_writing(self) -> None:
-        self._write_paused = True
+        self._write_gate.pause()
 
     def resume_writing(self) -> None:
-        self._write_paused = False
-        waiter = self._writable_waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        self._write_gate.resume()
 
     # for subclasses ----------------------------------------------------------------
 
@@ -105,14 +99,10 @@ class SocketFrameTransport(FrameTransport, asyncio.Protocol):
 
     @property
     def write_paused(self) -> bool:
-        return self._write_paused
+        return self._write_gate.paused
 
     async def wait_writable(self) -> None:
-        while self._write_paused and not self._closed.done():
-            waiter = self._writable_waiter
-            if waiter is None or waiter.done():
-                waiter = self._writable_waiter = asyncio.get_running_loop().create_future()
-            await waiter
+        await self._write_gate.wait()
 
     def pause_reading(self) -> None:
         if self._transport is not None and not self._transport.is_closing():
