@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import pytest
@@ -188,7 +190,20 @@ async def test_cut_all_breaks_every_live_connection_and_counts_each() -> None:
     assert proxy.active == 0
 
 
-async def test_swallow_all_drops_what_either_side_sends_until_cut_all_breaks_the_connection() -> None:
+@dataclass
+class Relayed:
+    """One client connection through the proxy to a server that records what reaches it."""
+
+    proxy: FaultProxy
+    reader: asyncio.StreamReader
+    writer: asyncio.StreamWriter
+    upstream: asyncio.StreamWriter
+    received: bytearray
+
+
+@contextlib.asynccontextmanager
+async def relayed_connection() -> AsyncIterator[Relayed]:
+    """A connection through the proxy, already shown to carry bytes (the server's b"seen")."""
     accepted: asyncio.Queue[asyncio.StreamWriter] = asyncio.Queue()
     received = bytearray()
 
@@ -204,6 +219,12 @@ async def test_swallow_all_drops_what_either_side_sends_until_cut_all_breaks_the
             upstream = await accepted.get()
         upstream.write(b"seen")
         assert await read_until_end(reader, 4) == (b"seen", "enough")
+        yield Relayed(proxy, reader, writer, upstream, received)
+
+
+async def test_swallow_all_drops_what_either_side_sends_until_cut_all_breaks_the_connection() -> None:
+    async with relayed_connection() as relayed:
+        proxy, reader, writer, upstream = relayed.proxy, relayed.reader, relayed.writer, relayed.upstream
         assert proxy.swallow_all() == 1
         writer.write(b"lost up")
         upstream.write(b"lost down")
@@ -213,27 +234,14 @@ async def test_swallow_all_drops_what_either_side_sends_until_cut_all_breaks_the
         assert await read_until_end(reader) == (b"", "eof")
         writer.close()
         upstream.close()
-    assert received == b""
+    assert relayed.received == b""
     assert (proxy.stats.swallowed_up, proxy.stats.swallowed_down) == (7, 9)
     assert (proxy.stats.bytes_up, proxy.stats.bytes_down) == (0, 4)
 
 
 async def test_blackhole_all_drops_bytes_and_ends_both_ways_until_cut_all_breaks_the_connection() -> None:
-    accepted: asyncio.Queue[asyncio.StreamWriter] = asyncio.Queue()
-    received = bytearray()
-
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        accepted.put_nowait(writer)
-        while chunk := await reader.read(65536):
-            received.extend(chunk)
-
-    server = await asyncio.start_server(handle, "127.0.0.1", 0)
-    async with server, FaultProxy("127.0.0.1", server.sockets[0].getsockname()[1]) as proxy:
-        reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
-        async with asyncio.timeout(LIMIT):
-            upstream = await accepted.get()
-        upstream.write(b"seen")
-        assert await read_until_end(reader, 4) == (b"seen", "enough")
+    async with relayed_connection() as relayed:
+        proxy, reader, writer, upstream = relayed.proxy, relayed.reader, relayed.writer, relayed.upstream
         assert proxy.blackhole_all() == 1
         upstream.write(b"lost down")
         async with asyncio.timeout(LIMIT):
@@ -251,7 +259,7 @@ async def test_blackhole_all_drops_bytes_and_ends_both_ways_until_cut_all_breaks
         assert proxy.cut_all(Fault.CUT) == 1
         assert await read_until_end(reader) == (b"", "eof")
         writer.close()
-    assert received == b""
+    assert relayed.received == b""
     assert (proxy.stats.swallowed_up, proxy.stats.swallowed_down) == (7, 9)
     assert (proxy.stats.bytes_up, proxy.stats.bytes_down) == (0, 4)
     assert proxy.stats.withheld_ends == 1
