@@ -40,6 +40,7 @@ from aiorsocket.frames import (
     decode_frame,
     encode_frame,
 )
+from support.handlers import RecordingEcho
 
 TTL = 60.0
 """Long enough never to lapse during a test that is not about expiry."""
@@ -61,36 +62,22 @@ class ManualLease(LeaseStrategy):
         await asyncio.get_running_loop().create_future()  # until the connection ends
 
 
-class Recorder(RequestHandler):
+class Recorder(RecordingEcho):
     """Echoes, records every request, and holds request/responses whose data has a gate."""
 
     def __init__(self) -> None:
-        self.seen: list[bytes] = []
+        super().__init__()
         self.gates: dict[bytes, asyncio.Event] = {}
         self.entered: asyncio.Queue[bytes] = asyncio.Queue()
 
     async def request_response(self, payload: Payload) -> Payload:
-        self.seen.append(payload.data)
         gate = self.gates.get(payload.data)
         if gate is not None:
+            self.seen.append(payload.data)
             self.entered.put_nowait(payload.data)
             await gate.wait()
-        return Payload(b"echo:" + payload.data)
-
-    async def fire_and_forget(self, payload: Payload) -> None:
-        self.seen.append(payload.data)
-
-    async def request_stream(self, payload: Payload) -> AsyncIterator[Payload]:
-        self.seen.append(payload.data)
-        for i in range(int(payload.data)):
-            yield Payload(str(i).encode())
-
-    async def request_channel(
-        self, payload: Payload, inbound: AsyncIterator[Payload]
-    ) -> AsyncIterator[Payload]:
-        self.seen.append(payload.data)
-        async for item in inbound:
-            yield item
+            return Payload(b"echo:" + payload.data)
+        return await super().request_response(payload)
 
 
 class Served:

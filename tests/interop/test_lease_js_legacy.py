@@ -56,6 +56,7 @@ from aiorsocket.frames import (
     encode_frame,
 )
 from interop.harness import PEERS_DIR, _node, require_peer
+from support.handlers import RecordingEcho
 
 pytestmark = pytest.mark.interop
 
@@ -133,32 +134,6 @@ async def js_lease_server(*args: str) -> AsyncIterator[int]:
             await proc.wait()
 
 
-class Echo(RequestHandler):
-    """Our server's side for the js client: echo, stream N items, count the rest."""
-
-    def __init__(self) -> None:
-        self.seen: list[bytes] = []
-
-    async def request_response(self, payload: Payload) -> Payload:
-        self.seen.append(payload.data)
-        return Payload(b"echo:" + payload.data)
-
-    async def fire_and_forget(self, payload: Payload) -> None:
-        self.seen.append(payload.data)
-
-    async def request_stream(self, payload: Payload) -> AsyncIterator[Payload]:
-        self.seen.append(payload.data)
-        for i in range(int(payload.data)):
-            yield Payload(str(i).encode())
-
-    async def request_channel(
-        self, payload: Payload, inbound: AsyncIterator[Payload]
-    ) -> AsyncIterator[Payload]:
-        self.seen.append(payload.data)
-        async for item in inbound:
-            yield item
-
-
 class Pong(RequestHandler):
     async def request_response(self, payload: Payload) -> Payload:
         return Payload(b"pong:" + payload.data)
@@ -183,7 +158,7 @@ async def our_server(
 
 async def test_js_legacy_client_honours_our_lease() -> None:
     """LE-4 on their side, FR-7/D-18 on ours: one unit per request of each type, on both sides."""
-    handler = Echo()
+    handler = RecordingEcho()
     async with our_server(granting(4), handler) as (port, accepted):
         result = await run_js_client(port, "honour")
         server_side = await accepted.get()
@@ -203,7 +178,7 @@ async def test_js_legacy_client_honours_our_lease() -> None:
 
 
 async def test_le5_our_server_rejects_a_js_legacy_request_beyond_the_lease() -> None:
-    handler = Echo()
+    handler = RecordingEcho()
     async with our_server(granting(2), handler) as (port, _):
         result = await run_js_client(port, "overdraw")
     assert result["ok"], result
@@ -263,7 +238,7 @@ async def test_js_legacy_client_cannot_take_a_lease_of_zero_requests() -> None:
             granter.grant(0, TTL)
             await asyncio.get_running_loop().create_future()
 
-    handler = Echo()
+    handler = RecordingEcho()
     async with our_server(GrantZero(), handler) as (port, _):
         result = await run_js_client(port, "honour")
     assert not result["ok"], result
