@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 import aiorsocket
-from aiorsocket import ApplicationError, Payload
+from aiorsocket import Payload
 from aiorsocket.errors import ConnectionLostError, LocalProtocolError
 from aiorsocket.frames import FrameType, KeepaliveFrame, decode_frame
 from aiorsocket.handler import ConnectionSetup
@@ -30,6 +30,7 @@ from aiorsocket.transports import aeron
 from aiorsocket.transports.aeron_client.driver import MediaDriver
 from aiorsocket.transports.aeron_client.errors import DriverNotRunningError
 from support.aeron import media_driver
+from support.handlers import InteractionRecorder, exercise_every_interaction_model
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -40,26 +41,13 @@ def driver() -> Iterator[MediaDriver]:
         yield running
 
 
-class Recorder(aiorsocket.RequestHandler):
+class Recorder(InteractionRecorder):
+    """Also tells when a stream starts and ends; b"forever" streams until cancelled."""
+
     def __init__(self) -> None:
-        self.fnf: list[bytes] = []
-        self.pushes: list[bytes] = []
-        self.changed = asyncio.Event()
+        super().__init__()
         self.stream_started = asyncio.Event()
         self.stream_ended = asyncio.Event()
-
-    async def request_response(self, payload: Payload) -> Payload:
-        if payload.data == b"error":
-            raise ApplicationError("boom")
-        return Payload(b"echo:" + payload.data, payload.metadata)
-
-    async def fire_and_forget(self, payload: Payload) -> None:
-        self.fnf.append(payload.data)
-        self.changed.set()
-
-    async def metadata_push(self, metadata: bytes) -> None:
-        self.pushes.append(metadata)
-        self.changed.set()
 
     async def request_stream(self, payload: Payload) -> AsyncIterator[Payload]:
         self.stream_started.set()
@@ -70,17 +58,6 @@ class Recorder(aiorsocket.RequestHandler):
                 yield Payload(str(i).encode())
         finally:
             self.stream_ended.set()
-
-    async def request_channel(
-        self, payload: Payload, inbound: AsyncIterator[Payload]
-    ) -> AsyncIterator[Payload]:
-        async for item in inbound:
-            yield item
-
-    async def wait_for(self, count: int) -> None:
-        while len(self.fnf) + len(self.pushes) < count:
-            self.changed.clear()
-            await self.changed.wait()
 
 
 @pytest.fixture
@@ -98,23 +75,7 @@ async def test_every_interaction_model_over_aeron(served: tuple[aiorsocket.Serve
     srv, handler = served
     async with aiorsocket.connect(uri_of(srv)) as rs:
         assert isinstance(rs.transport, aeron.AeronFrameTransport)
-        assert await rs.request_response(Payload(b"hi", b"md")) == Payload(b"echo:hi", b"md")
-        await rs.fire_and_forget(Payload(b"f1"))
-        await rs.metadata_push(b"pushed")
-        await handler.wait_for(2)
-        assert (handler.fnf, handler.pushes) == ([b"f1"], [b"pushed"])
-        items = [p.data async for p in rs.request_stream(Payload(b"1000"), limit_rate=10)]
-        assert items == [str(i).encode() for i in range(1000)]
-
-        async def outbound() -> AsyncIterator[Payload]:
-            for i in range(1, 100):
-                yield Payload(b"c%d" % i)
-
-        echoed = [p.data async for p in rs.request_channel(Payload(b"c0"), outbound(), limit_rate=7)]
-        assert echoed == [b"c%d" % i for i in range(100)]
-        with pytest.raises(ApplicationError) as info:
-            await rs.request_response(Payload(b"error"))
-        assert (info.value.code, info.value.message) == (0x201, "boom")
+        await exercise_every_interaction_model(rs, handler)
 
 
 async def test_one_frame_per_aeron_message_without_length_prefix(

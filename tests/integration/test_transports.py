@@ -17,10 +17,11 @@ from typing import Any
 import pytest
 
 import aiorsocket
-from aiorsocket import ApplicationError, Payload
+from aiorsocket import Payload
 from aiorsocket.errors import ConnectionError, ConnectionLostError
 from aiorsocket.transports.websocket import WebSocketFrameTransport
 from support.certs import PKI, make_pki
+from support.handlers import InteractionRecorder, exercise_every_interaction_model
 from support.transports import SECURE, TRANSPORTS, Endpoint, endpoint_for
 
 
@@ -29,48 +30,13 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> PKI:
     return make_pki(tmp_path_factory.mktemp("pki"))
 
 
-class Recorder(aiorsocket.RequestHandler):
-    def __init__(self) -> None:
-        self.fnf: list[bytes] = []
-        self.pushes: list[bytes] = []
-        self.changed = asyncio.Event()
-
-    async def request_response(self, payload: Payload) -> Payload:
-        if payload.data == b"error":
-            raise ApplicationError("boom")
-        return Payload(b"echo:" + payload.data, payload.metadata)
-
-    async def fire_and_forget(self, payload: Payload) -> None:
-        self.fnf.append(payload.data)
-        self.changed.set()
-
-    async def metadata_push(self, metadata: bytes) -> None:
-        self.pushes.append(metadata)
-        self.changed.set()
-
-    async def request_stream(self, payload: Payload) -> AsyncIterator[Payload]:
-        for i in range(int(payload.data)):
-            yield Payload(str(i).encode())
-
-    async def request_channel(
-        self, payload: Payload, inbound: AsyncIterator[Payload]
-    ) -> AsyncIterator[Payload]:
-        async for item in inbound:
-            yield item
-
-    async def wait_for(self, count: int) -> None:
-        while len(self.fnf) + len(self.pushes) < count:
-            self.changed.clear()
-            await self.changed.wait()
-
-
-Served = tuple[aiorsocket.Server, Recorder, Endpoint]
+Served = tuple[aiorsocket.Server, InteractionRecorder, Endpoint]
 
 
 @pytest.fixture(params=TRANSPORTS)
 async def served(request: pytest.FixtureRequest, pki: PKI) -> AsyncIterator[Served]:
     with endpoint_for(request.param, pki) as endpoint:
-        handler = Recorder()
+        handler = InteractionRecorder()
         async with aiorsocket.serve(handler, endpoint.server_uri, ssl=endpoint.server_ssl) as srv:
             yield srv, handler, endpoint
 
@@ -82,23 +48,7 @@ def connect(srv: aiorsocket.Server, endpoint: Endpoint, **options: Any) -> aiors
 async def test_every_interaction_model(served: Served) -> None:
     srv, handler, endpoint = served
     async with connect(srv, endpoint) as rs:
-        assert await rs.request_response(Payload(b"hi", b"md")) == Payload(b"echo:hi", b"md")
-        await rs.fire_and_forget(Payload(b"f1"))
-        await rs.metadata_push(b"pushed")
-        await handler.wait_for(2)
-        assert (handler.fnf, handler.pushes) == ([b"f1"], [b"pushed"])
-        items = [p.data async for p in rs.request_stream(Payload(b"1000"), limit_rate=10)]
-        assert items == [str(i).encode() for i in range(1000)]
-
-        async def outbound() -> AsyncIterator[Payload]:
-            for i in range(1, 100):
-                yield Payload(b"c%d" % i)
-
-        echoed = [p.data async for p in rs.request_channel(Payload(b"c0"), outbound(), limit_rate=7)]
-        assert echoed == [b"c%d" % i for i in range(100)]
-        with pytest.raises(ApplicationError) as info:
-            await rs.request_response(Payload(b"error"))
-        assert (info.value.code, info.value.message) == (0x201, "boom")
+        await exercise_every_interaction_model(rs, handler)
 
 
 @pytest.mark.parametrize("fragment_size", [0, 65536], ids=["whole", "fragmented"])
@@ -136,7 +86,7 @@ async def test_fl1_frame_over_the_server_limit_ends_only_that_connection(pki: PK
     """
     with endpoint_for(transport, pki) as endpoint:
         uri, ssl = endpoint.server_uri, endpoint.server_ssl
-        async with aiorsocket.serve(Recorder(), uri, ssl=ssl, max_frame_size=4096) as srv:
+        async with aiorsocket.serve(InteractionRecorder(), uri, ssl=ssl, max_frame_size=4096) as srv:
             async with connect(srv, endpoint) as rs:
                 with pytest.raises((ConnectionError, ConnectionLostError)) as info:
                     await rs.request_response(Payload(bytes(10_000)))
@@ -153,7 +103,7 @@ async def test_fl1_frame_over_the_server_limit_ends_only_that_connection(pki: PK
 
 async def test_one_server_many_transports_share_one_handler(pki: PKI) -> None:
     """One Server object listens on every scheme at once; all connections reach the same handler."""
-    handler = Recorder()
+    handler = InteractionRecorder()
     endpoints = []
     with contextlib.ExitStack() as stack:
         endpoints.extend(stack.enter_context(endpoint_for(transport, pki)) for transport in TRANSPORTS)
@@ -179,7 +129,7 @@ async def test_one_server_many_transports_share_one_handler(pki: PKI) -> None:
 async def test_plain_listener_ignores_ssl_so_tcp_and_tls_share_a_server(pki: PKI) -> None:
     with endpoint_for("tls", pki) as endpoint:
         async with aiorsocket.serve(
-            Recorder(), "tcp://127.0.0.1:0", endpoint.server_uri, ssl=endpoint.server_ssl
+            InteractionRecorder(), "tcp://127.0.0.1:0", endpoint.server_uri, ssl=endpoint.server_ssl
         ) as srv:
             plain, secure = srv.bound_uris
             async with aiorsocket.connect(plain) as rs:
@@ -197,7 +147,7 @@ async def test_failed_bind_releases_the_listeners_already_bound() -> None:
         busy.listen()
         port = busy.getsockname()[1]
         with pytest.raises(OSError, match="in use"):
-            await aiorsocket.serve(Recorder(), f"unix://{path}", f"tcp://127.0.0.1:{port}")
+            await aiorsocket.serve(InteractionRecorder(), f"unix://{path}", f"tcp://127.0.0.1:{port}")
         assert os.listdir(directory) == []  # the Unix listener bound first was closed and unlinked
 
 
@@ -205,7 +155,7 @@ async def test_failed_bind_releases_the_listeners_already_bound() -> None:
 async def test_secure_transports_carry_tls(pki: PKI, transport: str) -> None:
     with endpoint_for(transport, pki) as endpoint:
         async with (
-            aiorsocket.serve(Recorder(), endpoint.server_uri, ssl=endpoint.server_ssl) as srv,
+            aiorsocket.serve(InteractionRecorder(), endpoint.server_uri, ssl=endpoint.server_ssl) as srv,
             connect(srv, endpoint) as rs,
         ):
             await rs.request_response(Payload(b"x"))
